@@ -1,0 +1,193 @@
+"""The ``newsmill`` command line. Each command parses its options, calls one function, reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from newsmill_schema.db import Database
+from newsmill_schema.logs import setup_logging
+from newsmill_schema.settings import Settings, load_settings
+
+app = typer.Typer(help="newsmill: ingest news documents into clean, deduplicated articles.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+jobs_app = typer.Typer(help="The job ledger.", no_args_is_help=True)
+docs_app = typer.Typer(help="Stored articles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(docs_app, name="docs")
+
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Embedded mode's data folder (default: NEWSMILL_DATA_DIR or ./data)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = load_settings(data_dir)
+    setup_logging(settings)
+    return settings
+
+
+def _database(settings: Settings) -> Database:
+    return Database.from_settings(settings)
+
+
+@app.command()
+def up(data_dir: DataDir = None) -> None:
+    """Run everything embedded: the ingest service and a Celery worker, on SQLite."""
+    from newsmill_ingest.embedded import run_embedded
+
+    settings = _settings(data_dir)
+    err.print(f"newsmill up: drop files into [bold]{settings.inbox_dir}[/] (Ctrl-C stops)")
+    raise typer.Exit(run_embedded(settings))
+
+
+@app.command()
+def ingest(data_dir: DataDir = None) -> None:
+    """Run the ingest service alone: watch the inbox, publish jobs, reconcile."""
+    from newsmill_ingest.embedded import run_ingest
+
+    settings = _settings(data_dir)
+    run_ingest(settings)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """Start a Celery worker (extra options go to `celery worker`)."""
+    from newsmill_worker.celery_app import configure
+    from newsmill_worker.worker import start_worker
+
+    settings = _settings(data_dir)
+    start_worker(configure(settings), settings, list(ctx.args))
+
+
+@app.command()
+def parse(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Decode, parse and clean one file (no database, no broker); print JSON Lines."""
+    from newsmill_worker.parsing import parse_file
+
+    code = parse_file(path, load_settings(), sys.stdout, err)
+    raise typer.Exit(code)
+
+
+@app.command()
+def add(paths: Annotated[list[Path], typer.Argument(exists=True)], data_dir: DataDir = None) -> None:
+    """Submit files or folders now (copies them through the same intake as the inbox)."""
+    from newsmill_ingest.submit import files_under, submit
+
+    settings = _settings(data_dir)
+    files = files_under(paths)
+    db = _database(settings)
+    with Progress(console=err) as progress:
+        task = progress.add_task("submitting", total=len(files))
+        recorded = submit(settings, db, files, on_each=lambda: progress.advance(task))
+    err.print(f"submitted {len(recorded)} file(s)")
+
+
+@app.command()
+def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """Jobs per state, broker queue depth, workers online, latest failures."""
+    from newsmill_ingest.status import collect, render
+
+    settings = _settings(data_dir)
+    report = collect(settings, _database(settings))
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    render(report, console)
+
+
+@app.command()
+def health(data_dir: DataDir = None,
+           workers: Annotated[bool, typer.Option(help="Also require a live worker.")] = True) -> None:
+    """Exit non-zero when the database, the broker or (by default) the workers are unreachable."""
+    from newsmill_ingest.status import check_health
+
+    settings = _settings(data_dir)
+    problems = check_health(settings, _database(settings), require_workers=workers)
+    for problem in problems:
+        err.print(f"[red]unhealthy:[/] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    err.print("healthy")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Apply database migrations up to the latest."""
+    settings = _settings(data_dir)
+    _database(settings).upgrade()
+    err.print("database schema is up to date")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    data_dir: DataDir = None,
+    state: Annotated[str | None, typer.Option(help="Only jobs in this state.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The job ledger: one line per job with its state, source, article and error."""
+    from newsmill_ingest import views
+
+    rows = views.jobs(_database(_settings(data_dir)), state=state, limit=limit)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row.as_dict(), ensure_ascii=False))
+        return
+    table = Table("id", "state", "source", "article", "attempts", "error")
+    for row in rows:
+        table.add_row(str(row.id), row.state, row.source_uri, str(row.article_id or ""),
+                      str(row.attempts), row.error or "")
+    console.print(table)
+
+
+@docs_app.command("list")
+def docs_list(
+    data_dir: DataDir = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    canonical: Annotated[bool, typer.Option("--canonical", help="Hide near-duplicates.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Stored articles (JSON Lines with --json)."""
+    from newsmill_ingest import views
+
+    rows = views.articles(_database(_settings(data_dir)), limit=limit, canonical=canonical)
+    if as_json:
+        for row in rows:
+            print(row.model_dump_json(exclude={"sources"}))
+        return
+    table = Table("id", "title", "words", "language", "duplicate of", "source")
+    for row in rows:
+        table.add_row(str(row.id), row.title, str(row.word_count), row.language or "",
+                      str(row.duplicate_of or ""), row.source.uri)
+    console.print(table)
+
+
+@docs_app.command("show")
+def docs_show(article_id: int, data_dir: DataDir = None) -> None:
+    """One article as JSON, with every source it arrived from."""
+    from newsmill_ingest import views
+
+    row = views.article(_database(_settings(data_dir)), article_id)
+    if row is None:
+        err.print(f"no article {article_id}")
+        raise typer.Exit(1)
+    console.print_json(row.model_dump_json())
+
+
+def main() -> None:
+    app()

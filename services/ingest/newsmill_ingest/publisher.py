@@ -1,0 +1,82 @@
+"""The broker adapter of the ingest service: publish job ids, read queue depth.
+
+It builds its own Celery app from the shared configuration and sends tasks by
+name, so the ingest service never imports worker code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from celery import Celery
+from sqlalchemy import update
+
+from newsmill_schema import models
+from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
+from newsmill_schema.db import Database
+from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE, ProcessDocument
+from newsmill_schema.models import utcnow
+from newsmill_schema.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Fail fast when the broker is down: the job stays queued in the database and
+# the reconciler publishes it once the broker is back.
+_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+
+
+class Publisher:
+    """Publishes ``newsmill.process_document`` messages for committed jobs."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        ensure_broker_dirs(settings)
+        self.db = db
+        self.app = Celery("newsmill-ingest", set_as_current=False)
+        self.app.conf.update(celery_config(settings))
+
+    def publish(self, messages: Iterable[ProcessDocument]) -> int:
+        """Send the messages and stamp their jobs' enqueued_at; returns how many went out."""
+        sent: list[int] = []
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for message in messages:
+                    args, kwargs = message.task_args()
+                    self.app.send_task(
+                        PROCESS_DOCUMENT,
+                        args=args,
+                        kwargs=kwargs,
+                        queue=QUEUE,
+                        producer=producer,
+                        retry=True,
+                        retry_policy=_RETRY_POLICY,
+                    )
+                    sent.append(message.job_id)
+        except Exception as exc:  # noqa: BLE001 - any broker failure leaves jobs for the reconciler
+            log.warning("broker unavailable, %d job(s) left for the reconciler: %s",
+                        len(sent), exc.__class__.__name__)
+        self._stamp(sent)
+        return len(sent)
+
+    def _stamp(self, job_ids: list[int]) -> None:
+        if not job_ids:
+            return
+        with self.db.session() as session:
+            session.execute(
+                update(models.Job)
+                .where(models.Job.id.in_(job_ids))
+                .values(enqueued_at=utcnow())
+            )
+
+    def queue_depth(self) -> int | None:
+        """Messages waiting in the broker queue, or None when the broker cannot be asked."""
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1)
+                channel = connection.default_channel
+                return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+        except Exception:  # noqa: BLE001 - an unknown depth is reported as None
+            return None
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,39 @@
+"""The Celery application. Configured lazily from settings: importing it connects to nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
+from newsmill_schema.settings import Settings, load_settings
+
+app = Celery("newsmill", include=["newsmill_worker.tasks"])
+
+_settings: Settings | None = None
+
+
+def configure(settings: Settings) -> Celery:
+    """Configure the app from explicit settings (the CLI does this before starting)."""
+    global _settings
+    _settings = settings
+    ensure_broker_dirs(settings)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def settings() -> Settings:
+    """The settings the app runs with, read from the environment if none were given."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+@app.on_configure.connect
+def _configure_from_env(sender: Celery, **_: Any) -> None:
+    # `celery -A newsmill_worker ...` starts without our CLI: read NEWSMILL_* here.
+    current = settings()
+    ensure_broker_dirs(current)
+    sender.conf.update(celery_config(current))

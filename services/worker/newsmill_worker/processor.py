@@ -1,0 +1,91 @@
+"""Run one job: read its bytes, run the pipeline, store the outcome.
+
+The Celery task is a thin shell around ``Processor.process``; everything a job
+goes through is here, testable with a database and no broker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from newsmill_schema.db import Database
+from newsmill_schema.messages import JobState
+from newsmill_schema.settings import Settings
+from newsmill_worker import pipeline, store
+from newsmill_worker.pipeline import DocumentError, Limits, Parsed
+from newsmill_worker.pipeline.dedupe import content_hash
+
+log = logging.getLogger(__name__)
+
+SKIPPED = "skipped"
+"""Returned when the job had already finished (a repeated message)."""
+
+# Two workers storing the same new content race on the unique content hash;
+# the loser retries and links to the winner's row.
+_STORE_ATTEMPTS = 3
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_bytes=settings.max_document_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_records=settings.max_records_per_file,
+        max_depth=settings.max_nesting_depth,
+    )
+
+
+class Processor:
+    """Processes jobs against one database with one set of limits."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.limits = limits_from(settings)
+
+    def process(self, job_id: int) -> str:
+        """Process a job to its final state; safe to call any number of times."""
+        try:
+            with self.db.session() as session:
+                work = store.start(session, job_id, self.settings.max_attempts)
+        except store.AttemptsExhausted:
+            log.warning("job failed: attempts exhausted", extra={"job_id": job_id})
+            return JobState.FAILED
+        if work is None:
+            return SKIPPED
+        try:
+            outcomes = pipeline.run(work.data, work.name, self.limits)
+        except DocumentError as exc:
+            return self.fail(job_id, exc.reason)
+        except RecursionError:
+            return self.fail(job_id, "document nested too deeply to parse")
+        except MemoryError:
+            return self.fail(job_id, "document exceeded the worker's memory limit")
+        hashes = [content_hash(o) if isinstance(o, Parsed) else "" for o in outcomes]
+        return self._finish(work, outcomes, hashes)
+
+    def _finish(self, work: store.Work, outcomes: list[pipeline.Outcome], hashes: list[str]) -> str:
+        for attempt in range(1, _STORE_ATTEMPTS + 1):
+            try:
+                with self.db.session() as session:
+                    state = store.finish(session, work, outcomes, hashes)
+                log.info("job %s", state, extra={"job_id": work.job_id})
+                return state
+            except IntegrityError:
+                if attempt == _STORE_ATTEMPTS:
+                    raise
+                log.info("concurrent insert of the same content; retrying", extra={"job_id": work.job_id})
+        raise AssertionError("unreachable")
+
+    def fail(self, job_id: int, reason: str) -> str:
+        """End a job as failed for a reason that retrying cannot fix."""
+        with self.db.session() as session:
+            store.fail(session, job_id, reason)
+        log.warning("job failed: %s", reason, extra={"job_id": job_id})
+        return JobState.FAILED
+
+    def note_error(self, job_id: int, reason: str) -> None:
+        """Record a transient error on a job that will be retried."""
+        with self.db.session() as session:
+            store.note_error(session, job_id, reason)

@@ -1,0 +1,56 @@
+"""Celery tasks: thin shells that hand a job id to the Processor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import DBAPIError
+
+from newsmill_schema.db import Database
+from newsmill_schema.messages import PROCESS_DOCUMENT
+from newsmill_worker.celery_app import app, settings
+from newsmill_worker.processor import Processor
+
+log = logging.getLogger(__name__)
+
+_processor: tuple[int, Processor] | None = None
+
+
+def processor() -> Processor:
+    """This process's Processor; made after fork so no connection crosses processes."""
+    global _processor
+    if _processor is None or _processor[0] != os.getpid():
+        current = settings()
+        _processor = (os.getpid(), Processor(current, Database.from_settings(current)))
+    return _processor[1]
+
+
+def backoff(retries: int, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with full jitter, in seconds."""
+    return random.uniform(0, min(cap, base * 2**retries))
+
+
+@app.task(name=PROCESS_DOCUMENT, bind=True, max_retries=8)
+def process_document(self: Task, job_id: int, source_kind: str = "", source_uri: str = "") -> str:
+    """Run the pipeline on a stored job. Arguments name the job, never carry its bytes."""
+    try:
+        return processor().process(job_id)
+    except SoftTimeLimitExceeded:
+        reason = f"exceeded the time limit of {settings().task_soft_time_limit_s:g}s"
+        return _retry_or_fail(self, job_id, reason)
+    except DBAPIError as exc:
+        # The database is unreachable or restarting: nothing was committed, so
+        # the same job can simply run again later.
+        log.warning("database error, retrying: %s", exc.__class__.__name__, extra={"job_id": job_id})
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+def _retry_or_fail(task: Task, job_id: int, reason: str) -> str:
+    if task.request.retries >= settings().max_attempts - 1:
+        return processor().fail(job_id, f"gave up after {settings().max_attempts} attempts: {reason}")
+    processor().note_error(job_id, reason)
+    raise task.retry(countdown=backoff(task.request.retries))

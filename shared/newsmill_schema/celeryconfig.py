@@ -1,0 +1,64 @@
+"""Celery configuration shared by the publisher (ingest) and the consumers (workers).
+
+A plain dict, so the ingest service can publish without importing worker code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE
+from newsmill_schema.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for newsmill: late acks, bounded retries, events on, JSON only."""
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": _transport_options(settings),
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_default_queue": QUEUE,
+        "task_routes": {PROCESS_DOCUMENT: {"queue": QUEUE}},
+        # The database is the source of truth; late acks and requeue-on-loss
+        # only make redelivery quicker, the reconciler makes it certain.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
+        "task_time_limit": settings.task_time_limit_s,
+        "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
+        "worker_concurrency": settings.worker_concurrency,
+        "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024,
+        "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_hijack_root_logger": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+    }
+    return config
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    if settings.embedded_broker:
+        folder = settings.broker_dir
+        return {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+        }
+    # A message unacknowledged this long is redelivered: keep it above the hard limit.
+    return {"visibility_timeout": int(settings.processing_timeout_s * 2)}
+
+
+def ensure_broker_dirs(settings: Settings) -> None:
+    """The filesystem transport needs its folders to exist before it is used."""
+    if not settings.embedded_broker:
+        return
+    options = _transport_options(settings)
+    for key in ("data_folder_in", "control_folder"):
+        Path(options[key]).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,108 @@
+"""newsmill's configuration: one typed object, read once at start-up and passed down.
+
+Every field can be set with an environment variable named ``NEWSMILL_<FIELD>``
+(for example ``NEWSMILL_DATABASE_URL``). With nothing set, newsmill runs
+embedded: SQLite and kombu's filesystem broker under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All of newsmill's settings, with the defaults of the embedded mode."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSMILL_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Root of the embedded mode's files.")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite in data_dir.")
+    broker_url: str = Field("", description="Celery broker URL; default filesystem:// in data_dir.")
+    inbox_dir: Path | None = Field(None, description="Watched drop folder; default data_dir/inbox.")
+    archive_dir: Path | None = Field(None, description="Ingested originals; default data_dir/archive.")
+    failed_dir: Path | None = Field(None, description="Rejected files; default data_dir/failed.")
+    work_dir: Path | None = Field(None, description="Claimed files in flight; default data_dir/work.")
+    archive_mode: Literal["archive", "delete"] = Field(
+        "archive", description="What happens to an original once it is safely stored."
+    )
+
+    max_document_bytes: int = Field(20 * 1024 * 1024, description="Larger files are refused.")
+    max_decompressed_bytes: int = Field(
+        50 * 1024 * 1024, description="Cap on bytes produced by gzip-compressed input."
+    )
+    max_records_per_file: int = Field(10_000, description="Cap on records in one JSON/feed file.")
+    max_nesting_depth: int = Field(200, description="Deepest JSON/HTML nesting accepted.")
+    settle_seconds: float = Field(
+        2.0, description="A file found by rescan must be unchanged this long before it is claimed."
+    )
+    rescan_interval_s: float = Field(30.0, description="Full inbox rescan period (inotify can drop events).")
+    reconcile_interval_s: float = Field(10.0, description="How often stuck jobs are looked for.")
+    queued_timeout_s: float = Field(60.0, description="A queued job not started after this is re-published.")
+    processing_timeout_s: float = Field(
+        180.0, description="A job processing longer than this is re-published (must exceed the hard time limit)."
+    )
+    max_attempts: int = Field(3, description="Processing attempts before a job is failed for good.")
+
+    task_soft_time_limit_s: float = Field(30.0, description="Per-document soft time limit.")
+    task_time_limit_s: float = Field(60.0, description="Per-document hard time limit; the process is killed.")
+    worker_concurrency: int = Field(2, description="Worker processes per `newsmill worker`.")
+    worker_prefetch_multiplier: int = Field(4, description="Messages each worker process reserves.")
+    worker_max_memory_mb: int = Field(
+        400, description="A worker process above this resident size is replaced after its task."
+    )
+    worker_max_tasks_per_child: int = Field(1000, description="Tasks before a worker process is recycled.")
+
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json in containers (no terminal), text on a terminal."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+    metrics_port: int = Field(0, description="Prometheus endpoint port of the ingest service; 0 = off.")
+    allow_private_addresses: bool = Field(
+        False, description="Let feeds and full-text fetches reach loopback/private/metadata addresses."
+    )
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        data = self.data_dir
+        self.inbox_dir = self.inbox_dir or data / "inbox"
+        self.archive_dir = self.archive_dir or data / "archive"
+        self.failed_dir = self.failed_dir or data / "failed"
+        self.work_dir = self.work_dir or data / "work"
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(data / 'newsmill.db').resolve()}"
+        if not self.broker_url:
+            self.broker_url = "filesystem://"
+        if self.processing_timeout_s <= self.task_time_limit_s:
+            raise ValueError("processing_timeout_s must exceed task_time_limit_s")
+        return self
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when the broker is kombu's serverless filesystem transport."""
+        return self.broker_url.startswith("filesystem://")
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def folders(self) -> dict[str, Path]:
+        """The data folders newsmill owns (created by the ingest service)."""
+        assert self.inbox_dir and self.archive_dir and self.failed_dir and self.work_dir
+        return {
+            "inbox": self.inbox_dir,
+            "archive": self.archive_dir,
+            "failed": self.failed_dir,
+            "work": self.work_dir,
+        }
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Read settings from the environment, with ``--data-dir`` taking precedence."""
+    if data_dir is None:
+        return Settings()
+    return Settings(data_dir=data_dir)
