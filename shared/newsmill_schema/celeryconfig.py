@@ -50,6 +50,8 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "control_folder": str(folder / "control"),
+            # The filesystem transport polls its folder; poll often for low latency.
+            "polling_interval": 0.05,
         }
     # A message unacknowledged this long is redelivered: keep it above the hard limit.
     return {"visibility_timeout": int(settings.processing_timeout_s * 2)}

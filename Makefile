@@ -1,0 +1,40 @@
+# newsmill developer commands. `make up` and `make test` work on a fresh clone
+# with only Python 3.11: they create .venv and install newsmill into it.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= data
+PYTEST_ARGS ?=
+
+.PHONY: up test test-reliability lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install  ## Run the embedded pipeline (SQLite, filesystem broker) on ./data
+	$(BIN)/newsmill up --data-dir $(DATA_DIR)
+
+test: install  ## Unit, integration and end-to-end tests (Redis/Postgres tests skip if absent; CI=true fails instead)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-reliability: install  ## The long fault-injection scenarios
+	$(BIN)/pytest tests/reliability --run-slow $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff format --check shared services tests
+	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker
+
+bench: install  ## Benchmarks (not part of `make test`)
+	$(BIN)/python -m newsmill_worker.bench.extraction
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

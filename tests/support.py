@@ -1,0 +1,110 @@
+"""Helpers for tests that run real newsmill processes against real servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import func, select
+
+from newsmill_schema import models
+from newsmill_schema.db import Database
+
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+T = TypeVar("T")
+
+
+def service_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "") -> T:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class Process:
+    """A newsmill command running as a real child process, with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self._log_handle = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "newsmill_ingest", *args],
+            env=full_env,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, then SIGKILL for the whole process group if it does not stop."""
+        if self.alive:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill_group()
+        self._kill_leftovers()
+        self._log_handle.close()
+        return self.popen.returncode if self.popen.returncode is not None else -9
+
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+
+    def _kill_leftovers(self) -> None:
+        # Worker children must never outlive a test.
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def job_states(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(select(models.Job.state, func.count()).group_by(models.Job.state)).all()
+    return {state: count for state, count in rows}
+
+
+def jobs_by_name(db: Database) -> dict[str, models.Job]:
+    with db.session() as session:
+        return {job.name: job for job in session.execute(select(models.Job)).scalars()}
+
+
+def article_count(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(models.Article)) or 0)
