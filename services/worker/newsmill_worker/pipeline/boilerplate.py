@@ -1,0 +1,207 @@
+"""Boilerplate: the page furniture that rides along with article text.
+
+Rules look at a paragraph's *shape*, never at one site's sentences: calls to
+action (subscribe, follow, sign up…) addressed to the reader, navigation
+labels standing alone, copyright notices, "Related:" link lines, update
+stamps. A real paragraph lost is worse than a footer kept, so a paragraph
+inside the article needs strong evidence (two calls to action and a reader
+address); in the run of paragraphs ending the article one is enough.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CALL_TO_ACTION = re.compile(
+    r"""\b(?:
+        subscrib\w*|subscriptions?|newsletters?|sign(?:ing)?[\s-]up|inbox|paywalls?
+        |(?:become|becoming|join)\s+(?:a\s+)?(?:member|subscriber|supporter)s?|membership|members\s+get
+        |(?:support|shaping|fund)\s+(?:our|independent|quality)\s+journalism|our\s+journalism
+        |(?:we|this\s+(?:site|website))\s+uses?\s+cookies|cookies?\s+(?:policy|settings|preferences)
+        |accept\s+(?:all\s+)?cookies
+        |follow\s+(?:us|him|her|them|@?[\w.]+)\s+on|(?:on|via)\s+(?:twitter|facebook|instagram|youtube)
+        |share\s+(?:this|on|via)|click\s+here|read\s+more|see\s+more|read\s+the\s+full
+        |download\s+(?:our|the)\s+app|listen\s+(?:live|back|again)|listen\s+to\s+the\s+podcast
+        |tell\s+us\s+what\s+you\s+think|if\s+you\s+(?:enjoyed|liked|value)\s+(?:this|our)
+        |all\s+rights\s+reserved|get\s+access|free\s+trial|have\s+a\s+(?:news\s+)?tip
+        |delivered\s+(?:straight\s+)?to\s+your|advertisement|sponsored\s+content
+    )\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_READER_ADDRESS = re.compile(r"\b(?:you|your|our|us|we)\b", re.IGNORECASE)
+_IMPERATIVE = re.compile(
+    r"^\W*(?:get|subscribe|sign|join|follow|download|click|listen|watch|read|share|support"
+    r"|become|register|log|tell|don't|do\s+not|play|want)\b",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(
+    r"^\W*(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4}|[^.]{0,80}\d{4}))|all\s+rights\s+reserved",
+    re.IGNORECASE,
+)
+_LINK_LINE = re.compile(
+    r"^\W*(?:related|see\s+more|read\s+more|also\s+read|read\s+also|more\s+from|more\s+on\s+this"
+    r"|recommended|you\s+may\s+also\s+like|don'?t\s+miss|most\s+read)\s*[:|»›>–—-]",
+    re.IGNORECASE,
+)
+_STAMP = re.compile(
+    r"^\W*(?:updated|last\s+updated|published|posted|first\s+published)\b(?:\s+(?:on|at))?"
+    r"[^.!?]{0,40}\d",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[\w']+")
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
+_NAVIGATION_WORDS = frozenset(
+    [
+        "premium",
+        "more",
+        "advertisement",
+        "advert",
+        "ads",
+        "sponsored",
+        "share",
+        "tweet",
+        "email",
+        "print",
+        "comments",
+        "comment",
+        "subscribe",
+        "login",
+        "logout",
+        "signin",
+        "menu",
+        "home",
+        "next",
+        "previous",
+        "prev",
+        "back",
+        "top",
+        "related",
+        "trending",
+        "popular",
+        "recommended",
+        "continue",
+        "reading",
+        "click",
+        "here",
+        "see",
+        "also",
+        "watch",
+        "video",
+        "videos",
+        "listen",
+        "follow",
+        "facebook",
+        "twitter",
+        "whatsapp",
+        "linkedin",
+        "instagram",
+        "youtube",
+        "pinterest",
+        "reddit",
+        "telegram",
+        "newsletter",
+        "newsletters",
+        "miss",
+        "latest",
+        "exclusive",
+        "close",
+        "skip",
+        "search",
+        "loading",
+        "gallery",
+        "view",
+        "show",
+        "hide",
+        "expand",
+        "download",
+        "app",
+        "feedback",
+        "tags",
+        "topics",
+        "advertising",
+        "promoted",
+    ]
+)
+_FILLER_WORDS = frozenset(
+    [
+        "or",
+        "and",
+        "to",
+        "the",
+        "a",
+        "an",
+        "on",
+        "in",
+        "of",
+        "for",
+        "our",
+        "this",
+        "us",
+        "you",
+        "your",
+        "with",
+        "by",
+        "now",
+        "all",
+        "don't",
+        "dont",
+    ]
+)
+_NAVIGATION_MAX_WORDS = 5
+_SHORT_NOTICE_WORDS = 25
+_STAMP_MAX_WORDS = 12
+_LABEL_MAX_WORDS = 8
+_INNER_MAX_WORDS = 60
+_TAIL_MAX_WORDS = 80
+
+
+def drop_boilerplate(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without boilerplate: the lenient tail rules first, then the strict ones."""
+    end = len(paragraphs)
+    while end and is_tail_boilerplate(paragraphs[end - 1]):
+        end -= 1
+    return [p for p in paragraphs[:end] if not is_boilerplate(p)]
+
+
+def is_boilerplate(paragraph: str) -> bool:
+    """Boilerplate wherever it stands in the article."""
+    words = _WORD.findall(paragraph)
+    if not words:
+        return True
+    if _is_navigation(paragraph, words) or _is_notice(paragraph, words):
+        return True
+    calls = len(set(m.lower() for m in _CALL_TO_ACTION.findall(paragraph)))
+    return calls >= 2 and len(words) <= _INNER_MAX_WORDS and _addresses_reader(paragraph)
+
+
+def is_tail_boilerplate(paragraph: str) -> bool:
+    """Boilerplate in the run of paragraphs that ends an article, where footers sit."""
+    if is_boilerplate(paragraph):
+        return True
+    words = _WORD.findall(paragraph)
+    if len(words) > _TAIL_MAX_WORDS or not _CALL_TO_ACTION.search(paragraph):
+        return False
+    return len(words) <= _LABEL_MAX_WORDS or _addresses_reader(paragraph)
+
+
+def _is_navigation(paragraph: str, words: list[str]) -> bool:
+    """A lone menu label: ``PREMIUM``, ``or more``, ``Share this``, ``Comments``."""
+    if len(words) > _NAVIGATION_MAX_WORDS or _SENTENCE_END.search(paragraph):
+        return False
+    lowered = [w.lower() for w in words]
+    if any(w not in _NAVIGATION_WORDS and w not in _FILLER_WORDS for w in lowered):
+        return False
+    return any(w in _NAVIGATION_WORDS for w in lowered)
+
+
+def _is_notice(paragraph: str, words: list[str]) -> bool:
+    """Copyright notices, "Related:" link lines and update stamps."""
+    if len(words) <= _STAMP_MAX_WORDS and _STAMP.search(paragraph):
+        return True
+    if len(words) > _SHORT_NOTICE_WORDS:
+        return False
+    return bool(_COPYRIGHT.search(paragraph) or _LINK_LINE.search(paragraph))
+
+
+def _addresses_reader(paragraph: str) -> bool:
+    return bool(_IMPERATIVE.search(paragraph) or _READER_ADDRESS.search(paragraph))

@@ -1,0 +1,42 @@
+"""Credit lines ("(With inputs from ABC News and CNN.)") turned into a list of sources."""
+
+from __future__ import annotations
+
+import re
+
+_CREDIT_LINE = re.compile(
+    r"^\(?\s*(?:with\s+)?(?:additional\s+)?(?:inputs?|reporting|contributions?|information)"
+    r"\s+(?:from|by)\s+(?P<sources>[^()]+?)\s*[.;]?\s*\)?\s*\.?$",
+    re.IGNORECASE,
+)
+_ROLE = re.compile(
+    r"^(?:and\s+)?(?:additional\s+)?(?:inputs?|reporting|editing|writing|contributions?)"
+    r"\s+(?:from|by)\s+",
+    re.IGNORECASE,
+)
+_SOURCE_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*", re.IGNORECASE)
+_MAX_WORDS = 30
+
+
+def extract_credits(paragraphs: list[str]) -> tuple[list[str], list[str]]:
+    """Split credit lines off ``paragraphs``: returns (remaining paragraphs, sources in order)."""
+    kept: list[str] = []
+    sources: list[str] = []
+    for paragraph in paragraphs:
+        found = credit_sources(paragraph)
+        if found:
+            sources.extend(s for s in found if s not in sources)
+        else:
+            kept.append(paragraph)
+    return kept, sources
+
+
+def credit_sources(paragraph: str) -> list[str]:
+    """The sources a credit line names, or an empty list when it is not a credit line."""
+    if len(paragraph.split()) > _MAX_WORDS:
+        return []
+    match = _CREDIT_LINE.match(paragraph.strip())
+    if not match:
+        return []
+    parts = [_ROLE.sub("", part) for part in match.group("sources").split(";")]
+    return [s for part in parts for s in _SOURCE_SPLIT.split(part) if s]
