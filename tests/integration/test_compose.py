@@ -447,7 +447,7 @@ def test_worker_healthcheck_pings_the_node_name_the_worker_takes(
         def worker_main(self, argv: list[str]) -> None:
             captured.extend(argv)
 
-    start_worker(RecordingApp(), Settings(), [])  # type: ignore[arg-type]
+    start_worker(RecordingApp(), Settings(), [])
     hostnames = [a.split("=", 1)[1] for a in captured if a.startswith("--hostname=")]
     node = (hostnames[-1] if hostnames else "celery@%h").replace("%h", "$HOSTNAME")
     # When the healthchecks ping, Then they name that very node (compose and Dockerfile)

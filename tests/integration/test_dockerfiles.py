@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -24,25 +25,33 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
-# Dockerfile -> the extras its image must install, and the commands it must run.
+
+@dataclass(frozen=True)
+class Image:
+    extras: frozenset[str]
+    # `newsmill` argv the image runs (compose commands and healthchecks).
+    newsmill: tuple[tuple[str, ...], ...]
+    # The CLI imports each command's implementation lazily: those modules too.
+    modules: tuple[str, ...]
+
+
 IMAGES = {
-    "services/ingest/Dockerfile": {
-        "extras": {"ingest"},
-        "newsmill": [["ingest"], ["db", "upgrade"], ["health", "--no-workers"]],
-        # The CLI imports each command's implementation lazily: load those too.
-        "modules": ["newsmill_ingest.embedded", "newsmill_ingest.status"],
-    },
-    "services/worker/Dockerfile": {
-        "extras": {"worker", "flower"},
-        "newsmill": [["worker"], ["health"]],
-        "modules": [
+    "services/ingest/Dockerfile": Image(
+        extras=frozenset({"ingest"}),
+        newsmill=(("ingest",), ("db", "upgrade"), ("health", "--no-workers")),
+        modules=("newsmill_ingest.embedded", "newsmill_ingest.status"),
+    ),
+    "services/worker/Dockerfile": Image(
+        extras=frozenset({"worker", "flower"}),
+        newsmill=(("worker",), ("health",)),
+        modules=(
             "newsmill_worker",
             "newsmill_worker.tasks",
             "newsmill_worker.worker",
             "newsmill_ingest.status",
             "flower.command",
-        ],
-    },
+        ),
+    ),
 }
 DOCKERFILES = sorted(IMAGES)
 
@@ -205,7 +214,7 @@ def test_installed_extras_match_the_image(dockerfile: str) -> None:
     ]
     assert len(installs) == 1, f"one `pip install .[extras]` expected, found {installs}"
     extras = set(installs[0][2:-1].split(","))
-    assert extras == IMAGES[dockerfile]["extras"]
+    assert extras == IMAGES[dockerfile].extras
     assert extras <= set(PYPROJECT["project"]["optional-dependencies"])
 
 
@@ -327,7 +336,7 @@ def _closure(requirements: list[Requirement]) -> set[str]:
     return found
 
 
-def modules_missing_from(extras: set[str]) -> set[str]:
+def modules_missing_from(extras: frozenset[str]) -> set[str]:
     """Top-level modules the dev venv has but an image with only these extras lacks."""
     optional = PYPROJECT["project"]["optional-dependencies"]
     base = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
@@ -347,12 +356,12 @@ def test_image_runs_its_commands_with_only_its_extras(dockerfile: str) -> None:
     pytest.importorskip("newsmill_ingest.cli", reason="newsmill_ingest.cli not written yet")
     image = IMAGES[dockerfile]
     # Given a Python where the other images' dependencies cannot be imported
-    blocked = modules_missing_from(image["extras"])
+    blocked = modules_missing_from(image.extras)
     assert blocked, "the other extras should bring something this image lacks"
     # When the image's entry points are loaded
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(sorted(blocked)),
-         json.dumps(image["newsmill"]), json.dumps(image["modules"])],
+         json.dumps(image.newsmill), json.dumps(image.modules)],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     # Then nothing reaches for a package the image does not install
@@ -361,7 +370,7 @@ def test_image_runs_its_commands_with_only_its_extras(dockerfile: str) -> None:
 
 def test_image_probe_fails_on_a_module_the_image_lacks() -> None:
     # Given the ingest image's view of the world, When worker-only code is loaded
-    blocked = modules_missing_from(IMAGES["services/ingest/Dockerfile"]["extras"])
+    blocked = modules_missing_from(IMAGES["services/ingest/Dockerfile"].extras)
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(sorted(blocked)), "[]", '["trafilatura"]'],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
