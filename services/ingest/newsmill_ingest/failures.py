@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsmill_ingest.intake import free_name, write_error_report
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
-from newsmill_ingest.intake import free_name, write_error_report
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,18 @@ def report_failures(db: Database, settings: Settings, limit: int = BATCH) -> int
     assert settings.failed_dir
     failed_dir = settings.failed_dir
     with db.session() as session:
-        jobs = session.execute(
-            select(models.Job)
-            .where(models.Job.state == JobState.FAILED, models.Job.failure_reported.is_(False))
-            .order_by(models.Job.id)
-            .limit(limit)
-        ).scalars().all()
+        jobs = (
+            session.execute(
+                select(models.Job)
+                .where(models.Job.state == JobState.FAILED, models.Job.failure_reported.is_(False))
+                .order_by(models.Job.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         for job in jobs:
-            target = free_name(failed_dir, _file_name(job), job.id)
+            target = free_name(failed_dir, _file_name(job), f"job{job.id}")
             _place_original(session, job, target)
             write_error_report(target, job)
             job.failure_reported = True

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
@@ -61,13 +62,21 @@ class Recorded:
     job_id: int
     state: str
     source_uri: str
+    destination: Path | None = None
+    """Where the original goes once recorded: the archive, the failed folder, or nowhere."""
+    error: str | None = None
 
 
 class Intake:
     """Claims, records and releases files for one data directory and database."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
-        assert settings.inbox_dir and settings.work_dir and settings.archive_dir and settings.failed_dir
+        assert (
+            settings.inbox_dir
+            and settings.work_dir
+            and settings.archive_dir
+            and settings.failed_dir
+        )
         self.settings = settings
         self.db = db
         self.inbox = settings.inbox_dir
@@ -91,105 +100,112 @@ class Intake:
             return None
         return Claim(token=token, path=target, name=path.name)
 
-    def take(self, path: Path) -> Recorded | None:
-        """Claim, record and release one inbox file."""
-        claim = self.claim(path)
-        if claim is None:
-            return None
-        return self.record(claim)
+    def take(self, paths: list[Path]) -> list[Recorded]:
+        """Claim, record and release inbox files, recording them in one transaction."""
+        claims = [c for c in (self.claim(p) for p in paths) if c is not None]
+        return self.record(claims)
 
-    def record(self, claim: Claim) -> Recorded:
-        """Record a claimed file as a job (idempotent on its token), then release it."""
-        source_uri = f"inbox/{claim.name}"
-        existing = self._recorded(claim.token)
-        if existing is not None:
-            self._release(claim, existing)
-            return existing
-        problem, data = read_file(claim.path, self.settings.max_document_bytes)
-        if problem is not None:
-            recorded = self._record_rejected(claim, source_uri, problem)
-            self._reject(claim, recorded, problem)
-            return recorded
-        assert data is not None
-        with self.db.session() as session:
-            digest = store_blob(session, data)
-            job = models.Job(
-                state=JobState.QUEUED,
-                source_kind="file",
-                source_uri=source_uri,
-                name=claim.name,
-                blob_sha256=digest,
-                claim_token=claim.token,
-            )
-            session.add(job)
-            session.flush()
-            recorded = Recorded(job_id=job.id, state=job.state, source_uri=source_uri)
-        self._release(claim, recorded)
-        return recorded
+    def record(self, claims: list[Claim]) -> list[Recorded]:
+        """Record claimed files as jobs (idempotent on their tokens), then release them."""
+        if not claims:
+            return []
+        known = self._recorded({c.token for c in claims})
+        fresh = [c for c in claims if c.token not in known]
+        recorded = {**known, **self._record_new(fresh)}
+        for claim in claims:
+            self._release(claim, recorded[claim.token])
+        return [recorded[c.token] for c in claims]
 
     def recover(self) -> list[Recorded]:
         """Finish claims a crash interrupted: record or release every file left in work/."""
-        results = []
+        claims = []
         for entry in sorted(self.work.iterdir()):
             token, sep, name = entry.name.partition(_TOKEN_SEPARATOR)
-            if not sep or not name:
-                continue
-            results.append(self.record(Claim(token=token, path=entry, name=name)))
-        return results
+            if sep and name:
+                claims.append(Claim(token=token, path=entry, name=name))
+        return self.record(claims)
 
-    def _recorded(self, token: str) -> Recorded | None:
+    def _recorded(self, tokens: set[str]) -> dict[str, Recorded]:
         with self.db.session() as session:
-            job = session.execute(
-                select(models.Job).where(models.Job.claim_token == token)
-            ).scalar_one_or_none()
-            if job is None:
-                return None
-            return Recorded(job_id=job.id, state=job.state, source_uri=job.source_uri)
+            jobs = session.execute(
+                select(models.Job).where(models.Job.claim_token.in_(tokens))
+            ).scalars()
+            return {job.claim_token: _recorded(job) for job in jobs if job.claim_token}
 
-    def _record_rejected(self, claim: Claim, source_uri: str, reason: str) -> Recorded:
+    def _record_new(self, claims: list[Claim]) -> dict[str, Recorded]:
+        """One transaction: bytes, job and planned destination of every claim."""
+        planned: set[Path] = set()
+        jobs: dict[str, models.Job] = {}
         with self.db.session() as session:
-            job = models.Job(
-                state=JobState.FAILED,
-                source_kind="file",
-                source_uri=source_uri,
-                name=claim.name,
-                claim_token=claim.token,
-                error=reason,
-                finished_at=utcnow(),
-                failure_reported=True,
-            )
-            session.add(job)
+            for claim in claims:
+                job = self._new_job(session, claim)
+                destination = self._destination(claim, job.state, planned)
+                job.archive_path = str(destination) if destination else None
+                session.add(job)
+                jobs[claim.token] = job
             session.flush()
-            return Recorded(job_id=job.id, state=job.state, source_uri=source_uri)
+            return {token: _recorded(job) for token, job in jobs.items()}
+
+    def _new_job(self, session: Session, claim: Claim) -> models.Job:
+        problem, data = read_file(claim.path, self.settings.max_document_bytes)
+        job = models.Job(
+            source_kind="file",
+            source_uri=f"inbox/{claim.name}",
+            name=claim.name,
+            claim_token=claim.token,
+        )
+        if problem is None and data is not None:
+            job.state = JobState.QUEUED
+            job.blob_sha256 = store_blob(session, data)
+            return job
+        job.state = JobState.FAILED
+        job.error = problem
+        job.finished_at = utcnow()
+        job.failure_reported = True
+        return job
+
+    def _destination(self, claim: Claim, state: str, planned: set[Path]) -> Path | None:
+        if state == JobState.FAILED:
+            folder = self.failed
+        elif self.settings.archive_mode == "archive":
+            folder = self.archive
+        else:
+            return None
+        target = free_name(folder, claim.name, claim.token[:8])
+        if target in planned:
+            target = folder / f"{claim.token}{_TOKEN_SEPARATOR}{claim.name}"
+        planned.add(target)
+        return target
 
     def _release(self, claim: Claim, recorded: Recorded) -> None:
-        if recorded.state == JobState.FAILED:
-            self._reject(claim, recorded, None)
-            return
+        """Move a recorded claim to its planned place (archive or failed), or delete it."""
         if not claim.path.exists() and not claim.path.is_symlink():
             return
-        if self.settings.archive_mode == "delete":
+        if recorded.destination is None:
             claim.path.unlink(missing_ok=True)
             return
-        target = free_name(self.archive, claim.name, recorded.job_id)
-        os.replace(claim.path, target)
+        os.replace(claim.path, recorded.destination)
+        if recorded.state != JobState.FAILED:
+            return
         with self.db.session() as session:
             job = session.get(models.Job, recorded.job_id)
             if job is not None:
-                job.archive_path = str(target)
+                write_error_report(recorded.destination, job)
+                job.archive_path = None
+        log.warning(
+            "rejected %s: %s", claim.name, recorded.error, extra={"job_id": recorded.job_id}
+        )
 
-    def _reject(self, claim: Claim, recorded: Recorded, reason: str | None) -> None:
-        if not claim.path.exists() and not claim.path.is_symlink():
-            return
-        target = free_name(self.failed, claim.name, recorded.job_id)
-        os.replace(claim.path, target)
-        with self.db.session() as session:
-            job = session.get(models.Job, recorded.job_id)
-            if job is None:
-                return
-            write_error_report(target, job)
-            job.failure_reported = True
-        log.warning("rejected %s: %s", claim.name, reason or "", extra={"job_id": recorded.job_id})
+
+def _recorded(job: models.Job) -> Recorded:
+    destination = Path(job.archive_path) if job.archive_path else None
+    return Recorded(
+        job_id=job.id,
+        state=job.state,
+        source_uri=job.source_uri,
+        destination=destination,
+        error=job.error,
+    )
 
 
 def read_file(path: Path, limit: int) -> tuple[str | None, bytes | None]:
@@ -218,15 +234,15 @@ def _open_nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
-def free_name(folder: Path, name: str, job_id: int) -> Path:
-    """``folder/name``, or ``folder/stem.job<ID>suffix`` when that is taken."""
+def free_name(folder: Path, name: str, tag: object) -> Path:
+    """``folder/name``, or ``folder/stem.<tag>.suffix`` when that is taken."""
     target = folder / name
     if not target.exists() and not target.is_symlink():
         return target
     stem, dot, suffix = name.rpartition(".")
     if not dot or not stem:
-        return folder / f"{name}.job{job_id}"
-    return folder / f"{stem}.job{job_id}.{suffix}"
+        return folder / f"{name}.{tag}"
+    return folder / f"{stem}.{tag}.{suffix}"
 
 
 def write_error_report(failed_copy: Path, job: models.Job) -> Path:

@@ -15,14 +15,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState, ProcessDocument
-from newsmill_schema.settings import Settings
 from newsmill_ingest.failures import report_failures
 from newsmill_ingest.intake import Intake, Recorded
 from newsmill_ingest.publisher import Publisher
 from newsmill_ingest.reconciler import reconcile
 from newsmill_ingest.watcher import Watcher
+from newsmill_schema.db import Database
+from newsmill_schema.messages import JobState, ProcessDocument
+from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,16 @@ class IngestService:
             # The database is down: claimed files wait in the work folder and
             # are recorded by the next rescan once it is back.
             self._backoff = min(MAX_BACKOFF_S, max(0.5, self._backoff * 2))
-            log.warning("database unavailable (%s); retrying in %.1fs",
-                        exc.__class__.__name__, self._backoff)
+            log.warning(
+                "database unavailable (%s); retrying in %.1fs",
+                exc.__class__.__name__,
+                self._backoff,
+            )
             stop.wait(self._backoff)
 
     def take(self, paths: list[Path]) -> list[Recorded]:
         """Claim, record and publish inbox files."""
-        recorded = [r for r in (self.intake.take(p) for p in paths) if r is not None]
+        recorded = self.intake.take(paths)
         self._publish(recorded)
         return recorded
 
