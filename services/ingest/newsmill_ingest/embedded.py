@@ -14,9 +14,9 @@ import sys
 import threading
 from types import FrameType
 
+from newsmill_ingest.service import IngestService
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from newsmill_ingest.service import IngestService
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,12 @@ def run_embedded(settings: Settings) -> int:
 
 
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NEWSMILL_DATA_DIR": str(settings.data_dir.resolve()),
-           "NEWSMILL_DATABASE_URL": settings.database_url, "NEWSMILL_BROKER_URL": settings.broker_url}
+    env = {
+        **os.environ,
+        "NEWSMILL_DATA_DIR": str(settings.data_dir.resolve()),
+        "NEWSMILL_DATABASE_URL": settings.database_url,
+        "NEWSMILL_BROKER_URL": settings.broker_url,
+    }
     command = [sys.executable, "-m", "newsmill_ingest", "worker"]
     # Its own process group, so the terminal's Ctrl-C reaches it only through us.
     return subprocess.Popen(command, env=env, start_new_session=True)

@@ -52,9 +52,12 @@ class Publisher:
                         retry_policy=_RETRY_POLICY,
                     )
                     sent.append(message.job_id)
-        except Exception as exc:  # noqa: BLE001 - any broker failure leaves jobs for the reconciler
-            log.warning("broker unavailable, %d job(s) left for the reconciler: %s",
-                        len(sent), exc.__class__.__name__)
+        except Exception as exc:
+            log.warning(
+                "broker unavailable, %d job(s) left for the reconciler: %s",
+                len(sent),
+                exc.__class__.__name__,
+            )
         self._stamp(sent)
         return len(sent)
 
@@ -63,9 +66,7 @@ class Publisher:
             return
         with self.db.session() as session:
             session.execute(
-                update(models.Job)
-                .where(models.Job.id.in_(job_ids))
-                .values(enqueued_at=utcnow())
+                update(models.Job).where(models.Job.id.in_(job_ids)).values(enqueued_at=utcnow())
             )
 
     def queue_depth(self) -> int | None:
@@ -75,7 +76,7 @@ class Publisher:
                 connection.ensure_connection(max_retries=1)
                 channel = connection.default_channel
                 return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
-        except Exception:  # noqa: BLE001 - an unknown depth is reported as None
+        except Exception:
             return None
 
     def close(self) -> None:

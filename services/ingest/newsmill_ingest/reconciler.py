@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
+from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState, ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
-from newsmill_ingest.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ def stuck_jobs(
     started_before = now - timedelta(seconds=settings.processing_timeout_s)
     queued = models.Job.state == JobState.QUEUED
     never_sent = models.Job.enqueued_at.is_(None)
-    lost_queued = or_(never_sent, models.Job.enqueued_at < queued_before) if queue_empty else never_sent
+    lost_queued = (
+        or_(never_sent, models.Job.enqueued_at < queued_before) if queue_empty else never_sent
+    )
     lost_processing = and_(
         models.Job.state == JobState.PROCESSING, models.Job.started_at < started_before
     )
@@ -53,7 +55,10 @@ def stuck_jobs(
     )
     with db.session() as session:
         rows = session.execute(query).all()
-    return [ProcessDocument(job_id=r.id, source_kind=r.source_kind, source_uri=r.source_uri) for r in rows]
+    return [
+        ProcessDocument(job_id=r.id, source_kind=r.source_kind, source_uri=r.source_uri)
+        for r in rows
+    ]
 
 
 def reconcile(db: Database, publisher: Publisher, settings: Settings) -> int:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from newsmill_ingest.intake import ignored, read_file
+from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState, ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
-from newsmill_ingest.intake import ignored, read_file
-from newsmill_ingest.publisher import Publisher
 
 
 def files_under(paths: Iterable[Path]) -> list[Path]:
@@ -31,7 +31,10 @@ def files_under(paths: Iterable[Path]) -> list[Path]:
 
 
 def submit(
-    settings: Settings, db: Database, files: list[Path], on_each: Callable[[], object] = lambda: None
+    settings: Settings,
+    db: Database,
+    files: list[Path],
+    on_each: Callable[[], object] = lambda: None,
 ) -> list[ProcessDocument]:
     """Record a job per file, then publish the queued ones."""
     messages = []
