@@ -23,6 +23,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from newsmill_ingest.intake import ignored
 
@@ -47,6 +48,15 @@ class _Handler(FileSystemEventHandler):
             self.ready.put(path)
 
 
+def _observer() -> BaseObserver:
+    """inotify with full move events, so a file moved in from elsewhere is seen as moved."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except ImportError:  # not Linux: the platform observer, with rescans as the safety net
+        return Observer()
+    return InotifyObserver(generate_full_events=True)
+
+
 class Watcher:
     """Yields inbox paths ready to be taken, from events and rescans."""
 
@@ -54,7 +64,7 @@ class Watcher:
         self.inbox = inbox.resolve()
         self.settle_seconds = settle_seconds
         self.ready: queue.Queue[Path] = queue.Queue()
-        self._observer = Observer()
+        self._observer = _observer()
         self._observer.schedule(_Handler(self.inbox, self.ready), str(self.inbox), recursive=False)
 
     def start(self) -> None:
