@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     )
     worker_max_tasks_per_child: int = Field(1000, description="Tasks before a worker process is recycled.")
 
+    dedup_threshold: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity (of word shingles) at or above which an article "
+        "is a near-duplicate; see the README's deduplication measurements.",
+    )
+    dedup_shingle_size: int = Field(5, ge=1, description="Words per shingle for near-duplicate detection.")
+    dedup_num_perm: int = Field(
+        128, ge=16, description="MinHash signature length; the LSH banding is derived from it and the threshold."
+    )
+    dedup_max_candidates: int = Field(
+        20, ge=1, description="Near-duplicate candidates verified per article, most shared bands first."
+    )
+
     log_format: Literal["auto", "json", "text"] = Field(
         "auto", description="json in containers (no terminal), text on a terminal."
     )

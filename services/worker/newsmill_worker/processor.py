@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
-from newsmill_worker.pipeline.dedupe import content_hash
+from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
 
 log = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
 """Returned when the job had already finished (a repeated message)."""
 
-# Two workers storing the same new content race on the unique content hash;
-# the loser retries and links to the winner's row.
+# Two workers storing the same new content race on the unique content hash,
+# and two re-pointing the same cluster can deadlock; the loser retries.
 _STORE_ATTEMPTS = 3
+# Postgres: serialization failure, deadlock detected.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -36,6 +38,22 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def dedup_params_from(settings: Settings) -> DedupParams:
+    return DedupParams(
+        threshold=settings.dedup_threshold,
+        shingle_size=settings.dedup_shingle_size,
+        num_perm=settings.dedup_num_perm,
+        max_candidates=settings.dedup_max_candidates,
+    )
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    return (
+        isinstance(exc, IntegrityError)
+        or getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    )
+
+
 class Processor:
     """Processes jobs against one database with one set of limits."""
 
@@ -43,6 +61,7 @@ class Processor:
         self.settings = settings
         self.db = db
         self.limits = limits_from(settings)
+        self.dedup = dedup_params_from(settings)
 
     def process(self, job_id: int) -> str:
         """Process a job to its final state; safe to call any number of times."""
@@ -62,20 +81,26 @@ class Processor:
             return self.fail(job_id, "document nested too deeply to parse")
         except MemoryError:
             return self.fail(job_id, "document exceeded the worker's memory limit")
-        hashes = [content_hash(o) if isinstance(o, Parsed) else "" for o in outcomes]
-        return self._finish(work, outcomes, hashes)
+        prints: list[str | Fingerprint] = [
+            fingerprint(o, self.dedup) if isinstance(o, Parsed) else "" for o in outcomes
+        ]
+        return self._finish(work, outcomes, prints)
 
-    def _finish(self, work: store.Work, outcomes: list[pipeline.Outcome], hashes: list[str]) -> str:
+    def _finish(
+        self, work: store.Work, outcomes: list[pipeline.Outcome], prints: list[str | Fingerprint]
+    ) -> str:
         for attempt in range(1, _STORE_ATTEMPTS + 1):
             try:
                 with self.db.session() as session:
-                    state = store.finish(session, work, outcomes, hashes)
+                    state = store.finish(session, work, outcomes, prints, self.dedup)
                 log.info("job %s", state, extra={"job_id": work.job_id})
                 return state
-            except IntegrityError:
-                if attempt == _STORE_ATTEMPTS:
+            except DBAPIError as exc:
+                if attempt == _STORE_ATTEMPTS or not _retryable(exc):
                     raise
-                log.info("concurrent insert of the same content; retrying", extra={"job_id": work.job_id})
+                log.info(
+                    "concurrent store of a related article; retrying", extra={"job_id": work.job_id}
+                )
         raise AssertionError("unreachable")
 
     def fail(self, job_id: int, reason: str) -> str:

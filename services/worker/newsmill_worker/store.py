@@ -2,20 +2,38 @@
 
 Every function takes a Session inside the caller's transaction, so a job's
 outcome (its state, its article, its sources) commits or rolls back as one.
+
+Deduplication follows one rule, whatever order workers see copies in: the
+earliest job (lowest id) of a cluster of copies owns the canonical article.
+An exact copy gets no row, only a source on the existing article; a
+near-copy gets its own row pointing at the cluster's canonical. A job that
+arrives late but is earlier than the cluster's canonical takes its place, so
+the result equals processing the jobs one by one in id order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.messages import FINISHED_STATES, JobState
 from newsmill_schema.models import utcnow
+from newsmill_worker import dedup_index
 from newsmill_worker.pipeline import Parsed, RecordError
+from newsmill_worker.pipeline.dedupe import (
+    DedupParams,
+    Fingerprint,
+    fingerprint,
+    signature,
+    similarity,
+    text_of,
+)
 
 
 @dataclass(frozen=True)
@@ -85,29 +103,52 @@ def _fail(job: models.Job, reason: str) -> None:
     job.finished_at = utcnow()
 
 
-def finish(session: Session, work: Work, outcomes: list[Parsed | RecordError], hashes: list[str]) -> str:
+def finish(
+    session: Session,
+    work: Work,
+    outcomes: list[Parsed | RecordError],
+    hashes: Sequence[str | Fingerprint],
+    params: DedupParams | None = None,
+) -> str:
     """Store a job's articles and end it; returns the job's final state.
 
-    One article: the job itself gets it. Several (a JSON Lines or feed file):
-    the job is split into one child job per record, each ending done,
-    duplicate or failed on its own, in this same transaction.
+    ``hashes`` holds each outcome's fingerprint (or just its content hash, and
+    the fingerprint is computed here with ``params``). One article: the job
+    itself gets it. Several (a JSON Lines or feed file): the job is split into
+    one child job per record, each ending done, duplicate or failed on its
+    own, in this same transaction.
     """
+    params = params or DedupParams()
     job = session.get(models.Job, work.job_id, with_for_update=True)
     assert job is not None
     if job.state in FINISHED_STATES:
         return job.state
+    prints = [_fingerprint(o, h, params) for o, h in zip(outcomes, hashes, strict=True)]
     if len(outcomes) == 1:
-        return _settle(session, job, outcomes[0], hashes[0])
-    for part, (outcome, digest) in enumerate(zip(outcomes, hashes, strict=True)):
+        return _settle(session, job, outcomes[0], prints[0], params)
+    for part, (outcome, fp) in enumerate(zip(outcomes, prints, strict=True)):
         child = _child_job(session, job, part, outcome)
-        _settle(session, child, outcome, digest)
+        _settle(session, child, outcome, fp, params)
     job.state = JobState.DONE
     job.finished_at = utcnow()
     job.error = None
     return job.state
 
 
-def _child_job(session: Session, parent: models.Job, part: int, outcome: Parsed | RecordError) -> models.Job:
+def _fingerprint(
+    outcome: Parsed | RecordError, given: str | Fingerprint, params: DedupParams
+) -> Fingerprint | None:
+    if isinstance(outcome, RecordError):
+        return None
+    if isinstance(given, Fingerprint):
+        return given
+    fp = fingerprint(outcome, params)
+    return replace(fp, content_hash=given) if given else fp
+
+
+def _child_job(
+    session: Session, parent: models.Job, part: int, outcome: Parsed | RecordError
+) -> models.Job:
     ref = outcome.ref or f"#record={part}"
     blob_sha = store_blob(session, outcome.raw) if outcome.raw else parent.blob_sha256
     child = models.Job(
@@ -128,25 +169,46 @@ def _child_job(session: Session, parent: models.Job, part: int, outcome: Parsed 
     return child
 
 
-def _settle(session: Session, job: models.Job, outcome: Parsed | RecordError, digest: str) -> str:
-    if isinstance(outcome, RecordError):
-        _fail(job, outcome.reason)
+def _settle(
+    session: Session,
+    job: models.Job,
+    outcome: Parsed | RecordError,
+    fp: Fingerprint | None,
+    params: DedupParams,
+) -> str:
+    if isinstance(outcome, RecordError) or fp is None:
+        _fail(job, outcome.reason if isinstance(outcome, RecordError) else "no fingerprint")
         return job.state
+    dedup_index.lock(session, fp, job.id)
     existing = session.execute(
-        select(models.Article).where(models.Article.content_hash == digest)
+        select(models.Article).where(models.Article.content_hash == fp.content_hash)
     ).scalar_one_or_none()
     if existing is not None and existing.job_id != job.id:
-        return _link_duplicate(session, job, existing)
-    article = existing or _insert_article(session, job, outcome, digest)
+        _exact_copy(session, job, existing, params)
+        return _end(job, existing)
+    article = existing or _insert_article(session, job, outcome, fp)
     _add_source(session, article.id, job)
-    job.state = JobState.DONE
+    if existing is None:
+        signatures = _Signatures(params, {article.id: fp.signature})
+        match = _best_match(session, article, fp, signatures)
+        if match is not None:
+            _join(session, article, match, signatures)
+    return _end(job, article)
+
+
+def _end(job: models.Job, article: models.Article) -> str:
+    """A job is done when it owns a canonical article, a duplicate otherwise."""
+    owner = article.job_id == job.id and article.duplicate_of is None
+    job.state = JobState.DONE if owner else JobState.DUPLICATE
     job.article_id = article.id
     job.error = None
     job.finished_at = utcnow()
     return job.state
 
 
-def _insert_article(session: Session, job: models.Job, parsed: Parsed, digest: str) -> models.Article:
+def _insert_article(
+    session: Session, job: models.Job, parsed: Parsed, fp: Fingerprint
+) -> models.Article:
     article = models.Article(
         job_id=job.id,
         title=parsed.title,
@@ -159,7 +221,7 @@ def _insert_article(session: Session, job: models.Job, parsed: Parsed, digest: s
         url=parsed.url,
         credits=parsed.credits,
         word_count=parsed.word_count,
-        content_hash=digest,
+        content_hash=fp.content_hash,
         source_kind=job.source_kind,
         source_uri=job.source_uri,
         ingested_at=job.created_at,
@@ -167,16 +229,119 @@ def _insert_article(session: Session, job: models.Job, parsed: Parsed, digest: s
     )
     session.add(article)
     session.flush()
+    dedup_index.add(session, article.id, fp.bands)
     return article
 
 
-def _link_duplicate(session: Session, job: models.Job, existing: models.Article) -> str:
+class _Signatures:
+    """MinHash signatures of stored articles, computed from their text once per transaction."""
+
+    def __init__(self, params: DedupParams, known: dict[int, np.ndarray]) -> None:
+        self.params = params
+        self._known = known
+
+    def of(self, article: models.Article) -> np.ndarray:
+        if article.id not in self._known:
+            self._known[article.id] = signature(text_of(article.title, article.body), self.params)
+        return self._known[article.id]
+
+    def similarity(self, a: models.Article, b: models.Article) -> float:
+        return similarity(self.of(a), self.of(b))
+
+
+def _best_match(
+    session: Session, article: models.Article, fp: Fingerprint, signatures: _Signatures
+) -> models.Article | None:
+    """The most similar stored article at or above the threshold (ties: the oldest row)."""
+    params = signatures.params
+    ids = dedup_index.candidates(session, fp.bands, exclude=article.id, limit=params.max_candidates)
+    if not ids:
+        return None
+    rows = session.execute(select(models.Article).where(models.Article.id.in_(ids))).scalars().all()
+    scored = [(signatures.similarity(article, row), row) for row in rows]
+    matches = [(score, row) for score, row in scored if score >= params.threshold]
+    if not matches:
+        return None
+    return min(matches, key=lambda m: (-m[0], m[1].id))[1]
+
+
+def _join(
+    session: Session, article: models.Article, match: models.Article, signatures: _Signatures
+) -> None:
+    """Put a new article into its match's cluster: a member, or the canonical if earlier."""
+    canonical = _lock_canonical(session, match.duplicate_of or match.id)
+    if canonical.job_id < article.job_id:
+        article.duplicate_of = canonical.id
+        article.similarity = signatures.similarity(article, canonical)
+        return
+    _promote(session, article, canonical, signatures)
+
+
+def _lock_canonical(session: Session, article_id: int) -> models.Article:
+    """The cluster's canonical row, locked; follows a takeover committed while we waited."""
+    while True:
+        row = session.execute(
+            select(models.Article)
+            .where(models.Article.id == article_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if row.duplicate_of is None:
+            return row
+        article_id = row.duplicate_of
+
+
+def _promote(
+    session: Session, article: models.Article, canonical: models.Article, signatures: _Signatures
+) -> None:
+    """Make ``article`` the canonical of ``canonical``'s cluster: every member points at it."""
+    members = (
+        session.execute(
+            select(models.Article)
+            .where(models.Article.duplicate_of == canonical.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    moved = [row for row in (canonical, *members) if row.id != article.id]
+    article.duplicate_of = None
+    article.similarity = None
+    for row in moved:
+        row.duplicate_of = article.id
+        row.similarity = signatures.similarity(article, row)
+    session.flush()
+    session.execute(
+        update(models.Job)
+        .where(
+            models.Job.article_id.in_([row.id for row in moved]), models.Job.state == JobState.DONE
+        )
+        .values(state=JobState.DUPLICATE)
+    )
+
+
+def _exact_copy(
+    session: Session, job: models.Job, existing: models.Article, params: DedupParams
+) -> None:
+    """Link an exact copy to the stored article; an earlier job takes the row over."""
     _add_source(session, existing.id, job)
-    job.state = JobState.DUPLICATE
-    job.article_id = existing.id
-    job.error = None
-    job.finished_at = utcnow()
-    return job.state
+    if job.id > existing.job_id:
+        return
+    session.execute(
+        update(models.Job)
+        .where(models.Job.id == existing.job_id, models.Job.state == JobState.DONE)
+        .values(state=JobState.DUPLICATE)
+    )
+    existing.job_id = job.id
+    existing.source_kind = job.source_kind
+    existing.source_uri = job.source_uri
+    existing.ingested_at = job.created_at
+    session.flush()
+    if existing.duplicate_of is None:
+        return
+    canonical = _lock_canonical(session, existing.duplicate_of)
+    if job.id < canonical.job_id:
+        _promote(session, existing, canonical, _Signatures(params, {}))
 
 
 def _add_source(session: Session, article_id: int, job: models.Job) -> None:
@@ -186,5 +351,7 @@ def _add_source(session: Session, article_id: int, job: models.Job) -> None:
     if present:
         return
     session.add(
-        models.ArticleSource(article_id=article_id, job_id=job.id, kind=job.source_kind, uri=job.source_uri)
+        models.ArticleSource(
+            article_id=article_id, job_id=job.id, kind=job.source_kind, uri=job.source_uri
+        )
     )

@@ -1,13 +1,35 @@
-"""Duplicate detection on plain data: the exact-content fingerprint."""
+"""Duplicate detection on plain data: exact fingerprints and MinHash LSH bands.
+
+An article is reduced to a ``Fingerprint``: the sha256 of its normalised text
+(equal for exact copies), a MinHash signature over its word shingles (whose
+agreement estimates the Jaccard similarity of two articles) and one hash per
+LSH band (two articles sharing any band hash are candidates to compare). The
+database side stores the band hashes; nothing here touches it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
 
 from newsmill_worker.pipeline.document import Parsed
 
 _NON_WORD = re.compile(r"\W+")
+# Band hashes are stored in a signed 64-bit column.
+_BAND_HASH_BYTES = 8
+# Pinned so a datasketch upgrade cannot silently change stored band hashes.
+_SCHEME = "affine32"
+_SEED = 1
+# Candidates are cheap to verify, a missed band is a missed duplicate: weight
+# false negatives over false positives when choosing the banding.
+_FALSE_POSITIVE_WEIGHT = 0.1
+_FALSE_NEGATIVE_WEIGHT = 0.9
 
 
 def normalise(text: str) -> str:
@@ -19,3 +41,105 @@ def content_hash(article: Parsed) -> str:
     """sha256 of the normalised title and body: equal for exact copies."""
     text = normalise(article.title) + "\n" + normalise(article.body)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    """How near-duplicates are found: shingle size, signature length, banding, threshold."""
+
+    threshold: float = 0.5
+    shingle_size: int = 5
+    num_perm: int = 128
+    max_candidates: int = 20
+    """Candidates verified per article, those sharing the most bands first."""
+    bands: int = field(init=False)
+    rows: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"dedup threshold must be in (0, 1], got {self.threshold}")
+        if self.shingle_size < 1 or self.num_perm < 2:
+            raise ValueError("dedup shingle size must be ≥ 1 and num_perm ≥ 2")
+        bands, rows = _banding(self.threshold, self.num_perm)
+        object.__setattr__(self, "bands", bands)
+        object.__setattr__(self, "rows", rows)
+
+
+@cache
+def _banding(threshold: float, num_perm: int) -> tuple[int, int]:
+    bands, rows = _optimal_param(
+        threshold, num_perm, _FALSE_POSITIVE_WEIGHT, _FALSE_NEGATIVE_WEIGHT
+    )
+    return int(bands), int(rows)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What deduplication needs to know about one article."""
+
+    content_hash: str
+    signature: np.ndarray
+    bands: tuple[int, ...]
+    """One signed 64-bit hash per LSH band, in band order."""
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    """The set of ``size``-word shingles of the normalised text (one shingle if shorter)."""
+    words = normalise(text).split()
+    if len(words) <= size:
+        return {" ".join(words).encode("utf-8")} if words else set()
+    return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+
+
+@cache
+def _permutations(num_perm: int) -> np.ndarray:
+    return MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME).permutations
+
+
+def signature(text: str, params: DedupParams) -> np.ndarray:
+    """MinHash signature of the text's shingles; an empty text gets the empty-set signature."""
+    return _minhash(shingles(text, params.shingle_size), params.num_perm)
+
+
+def _minhash(items: set[bytes], num_perm: int) -> np.ndarray:
+    minhash = MinHash(
+        num_perm=num_perm, seed=_SEED, scheme=_SCHEME, permutations=_permutations(num_perm)
+    )
+    minhash.update_batch(sorted(items))
+    return np.asarray(minhash.hashvalues)
+
+
+def band_hashes(sig: np.ndarray, params: DedupParams) -> tuple[int, ...]:
+    """One signed 64-bit hash per band of ``rows`` signature values, salted with the band number."""
+    result = []
+    for band in range(params.bands):
+        chunk = sig[band * params.rows : (band + 1) * params.rows]
+        digest = hashlib.blake2b(
+            chunk.tobytes(), digest_size=_BAND_HASH_BYTES, salt=band.to_bytes(16, "big")
+        )
+        result.append(int.from_bytes(digest.digest(), "big", signed=True))
+    return tuple(result)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity: the share of signature positions that agree."""
+    if len(a) != len(b):
+        raise ValueError("signatures of different lengths cannot be compared")
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+def text_of(title: str, body: str) -> str:
+    """The text shingled for near-duplicate detection: title and body."""
+    return f"{title}\n{body}"
+
+
+def fingerprint(article: Parsed, params: DedupParams) -> Fingerprint:
+    """Exact hash, MinHash signature and band hashes of one article.
+
+    A text without words gets no bands: every empty set has the same signature,
+    and "nothing" is not a story two articles can share.
+    """
+    items = shingles(text_of(article.title, article.body), params.shingle_size)
+    sig = _minhash(items, params.num_perm)
+    bands = band_hashes(sig, params) if items else ()
+    return Fingerprint(content_hash(article), sig, bands)

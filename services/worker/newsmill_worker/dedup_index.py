@@ -1,0 +1,80 @@
+"""The shared near-duplicate index: LSH band hashes in the ``dedup_bands`` table.
+
+Every worker reads and writes the same table, so the index survives restarts
+and needs no coordination beyond the database's own locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from newsmill_schema import models
+from newsmill_worker.pipeline.dedupe import Fingerprint
+
+_POSTGRES_LOCKS = text(
+    # OFFSET 0 keeps the sorted subquery from being flattened: locks are taken
+    # in ascending key order, so two transactions never wait on each other in a cycle.
+    "SELECT count(pg_advisory_xact_lock(k)) FROM "
+    "(SELECT k FROM unnest(CAST(:keys AS bigint[])) AS u(k) ORDER BY k OFFSET 0) AS sorted_keys"
+)
+
+
+def lock_keys(fp: Fingerprint) -> list[int]:
+    """The advisory lock keys of an article: its band hashes and its exact hash, sorted."""
+    exact = int.from_bytes(bytes.fromhex(fp.content_hash[:16]), "big", signed=True)
+    return sorted({*fp.bands, exact})
+
+
+def lock(session: Session, fp: Fingerprint, job_id: int) -> None:
+    """Serialise this transaction against every other one that could match the same article.
+
+    Postgres: a transaction-scoped advisory lock per band hash (and the exact
+    hash); two near-copies share at least one band to be found at all, so
+    their decisions run one after the other. SQLite allows one writer at a
+    time: writing first takes that lock before any candidate is read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_POSTGRES_LOCKS, {"keys": lock_keys(fp)})
+        return
+    session.execute(
+        update(models.Job).where(models.Job.id == job_id).values(attempts=models.Job.attempts)
+    )
+
+
+def add(session: Session, article_id: int, bands: Sequence[int]) -> None:
+    """Index an article under its band hashes."""
+    if not bands:
+        return
+    session.execute(
+        insert(models.DedupBand),
+        [
+            {"article_id": article_id, "band": band, "hash": value}
+            for band, value in enumerate(bands)
+        ],
+    )
+
+
+def candidates(session: Session, bands: Sequence[int], exclude: int, limit: int) -> list[int]:
+    """Articles sharing at least one band with ``bands``, most shared bands first."""
+    if not bands:
+        return []
+    shared = func.count().label("shared")
+    rows = session.execute(
+        select(models.DedupBand.article_id, shared)
+        .where(
+            or_(
+                *(
+                    and_(models.DedupBand.band == b, models.DedupBand.hash == h)
+                    for b, h in enumerate(bands)
+                )
+            )
+        )
+        .where(models.DedupBand.article_id != exclude)
+        .group_by(models.DedupBand.article_id)
+        .order_by(shared.desc(), models.DedupBand.article_id)
+        .limit(limit)
+    ).all()
+    return [row.article_id for row in rows]
