@@ -1,11 +1,15 @@
 """Boilerplate: the page furniture that rides along with article text.
 
 Rules look at a paragraph's *shape*, never at one site's sentences: calls to
-action (subscribe, follow, sign up…) addressed to the reader, navigation
-labels standing alone, copyright notices, "Related:" link lines, update
-stamps. A real paragraph lost is worse than a footer kept, so a paragraph
-inside the article needs strong evidence (two calls to action and a reader
-address); in the run of paragraphs ending the article one is enough.
+action (subscribe, follow, sign up…) in the publisher's voice or the
+imperative, navigation labels standing alone, copyright notices, "Related:"
+link lines, update stamps. A real paragraph lost is worse than a footer kept:
+
+* inside the article a call to action needs two such phrases and the
+  publisher's voice ("our newsletter", "we…") or an imperative opening;
+* in the run of paragraphs that ends the article, one phrase is enough;
+* reported speech (a quotation) is never a call to action, and an article
+  whose title itself calls to action (a piece about newsletters) keeps them all.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ _CALL_TO_ACTION = re.compile(
         |accept\s+(?:all\s+)?cookies
         |follow\s+(?:us|him|her|them|@?[\w.]+)\s+on|(?:on|via)\s+(?:twitter|facebook|instagram|youtube)
         |share\s+(?:this|on|via)|click\s+here|read\s+more|see\s+more|read\s+the\s+full
-        |download\s+(?:our|the)\s+app|listen\s+(?:live|back|again)|listen\s+to\s+the\s+podcast
+        |download\s+(?:our|the)\s+app|listen\s+(?:live|back)|listen\s+to\s+the\s+podcast
         |tell\s+us\s+what\s+you\s+think|if\s+you\s+(?:enjoyed|liked|value)\s+(?:this|our)
         |all\s+rights\s+reserved|get\s+access|free\s+trial|have\s+a\s+(?:news\s+)?tip
         |delivered\s+(?:straight\s+)?to\s+your|advertisement|sponsored\s+content
     )\b""",
     re.IGNORECASE | re.VERBOSE,
 )
-_READER_ADDRESS = re.compile(r"\b(?:you|your|our|us|we)\b", re.IGNORECASE)
+_PUBLISHER_VOICE = re.compile(r"\b(?:our|us|we)\b", re.IGNORECASE)
+_QUOTATION = re.compile(r"[\"“][^\"“”]*?\s[^\"“”]*?\s[^\"“”]*?[\"”]")
 _IMPERATIVE = re.compile(
     r"^\W*(?:get|subscribe|sign|join|follow|download|click|listen|watch|read|share|support"
     r"|become|register|log|tell|don't|do\s+not|play|want)\b",
@@ -155,33 +160,44 @@ _INNER_MAX_WORDS = 60
 _TAIL_MAX_WORDS = 80
 
 
-def drop_boilerplate(paragraphs: list[str]) -> list[str]:
+def drop_boilerplate(paragraphs: list[str], title: str = "") -> list[str]:
     """``paragraphs`` without boilerplate: the lenient tail rules first, then the strict ones."""
+    calls_allowed = not _CALL_TO_ACTION.search(title)
     end = len(paragraphs)
-    while end and is_tail_boilerplate(paragraphs[end - 1]):
+    while end and is_tail_boilerplate(paragraphs[end - 1], calls=calls_allowed):
         end -= 1
-    return [p for p in paragraphs[:end] if not is_boilerplate(p)]
+    return [p for p in paragraphs[:end] if not is_boilerplate(p, calls=calls_allowed)]
 
 
-def is_boilerplate(paragraph: str) -> bool:
-    """Boilerplate wherever it stands in the article."""
+def is_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
+    """Boilerplate wherever it stands; ``calls=False`` keeps calls to action."""
     words = _WORD.findall(paragraph)
     if not words:
         return True
     if _is_navigation(paragraph, words) or _is_notice(paragraph, words):
         return True
-    calls = len(set(m.lower() for m in _CALL_TO_ACTION.findall(paragraph)))
-    return calls >= 2 and len(words) <= _INNER_MAX_WORDS and _addresses_reader(paragraph)
-
-
-def is_tail_boilerplate(paragraph: str) -> bool:
-    """Boilerplate in the run of paragraphs that ends an article, where footers sit."""
-    if is_boilerplate(paragraph):
-        return True
-    words = _WORD.findall(paragraph)
-    if len(words) > _TAIL_MAX_WORDS or not _CALL_TO_ACTION.search(paragraph):
+    if not calls or len(words) > _INNER_MAX_WORDS or not _speaks_to_reader(paragraph):
         return False
-    return len(words) <= _LABEL_MAX_WORDS or _addresses_reader(paragraph)
+    return len({m.lower() for m in _CALL_TO_ACTION.findall(paragraph)}) >= 2
+
+
+def is_tail_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
+    """Boilerplate in the run of paragraphs that ends an article, where footers sit."""
+    if is_boilerplate(paragraph, calls=calls):
+        return True
+    if not calls or not _CALL_TO_ACTION.search(paragraph):
+        return False
+    words = len(_WORD.findall(paragraph))
+    if words <= _LABEL_MAX_WORDS:
+        return True
+    return words <= _TAIL_MAX_WORDS and _speaks_to_reader(paragraph)
+
+
+def _speaks_to_reader(paragraph: str) -> bool:
+    """Imperative or in the publisher's voice, and not a quotation of someone."""
+    if _QUOTATION.search(paragraph):
+        return False
+    return bool(_IMPERATIVE.search(paragraph) or _PUBLISHER_VOICE.search(paragraph))
 
 
 def _is_navigation(paragraph: str, words: list[str]) -> bool:
@@ -201,7 +217,3 @@ def _is_notice(paragraph: str, words: list[str]) -> bool:
     if len(words) > _SHORT_NOTICE_WORDS:
         return False
     return bool(_COPYRIGHT.search(paragraph) or _LINK_LINE.search(paragraph))
-
-
-def _addresses_reader(paragraph: str) -> bool:
-    return bool(_IMPERATIVE.search(paragraph) or _READER_ADDRESS.search(paragraph))

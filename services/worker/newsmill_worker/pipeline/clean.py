@@ -11,6 +11,7 @@ repeated at the start of the body; detect the language when none is known.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 
 import ftfy
@@ -22,8 +23,17 @@ from newsmill_worker.pipeline.language import detect_language, normalise_languag
 
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_character_width=False, explain=False)
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_CP1252_CONTINUATION = bytes(range(0x80, 0xA0)).decode("cp1252", errors="ignore")
+_NEEDS_FTFY = re.compile(
+    # UTF-8 read as Latin-1/Windows-1252: a lead byte's letter (Â…ï) then a continuation byte's
+    f"[\u00c2-\u00ef][\u0080-\u00bf{_CP1252_CONTINUATION}]"
+    r"|&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});"  # character references left in text
+    "|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufb00-\ufb06\ud800-\udfff]"
+)
 _GLUED_QUOTE = re.compile(r"(?<=[.!?,…])([\"”])(?=[A-Z])")
 _ATTRIBUTION_MAX_WORDS = 6
+_PROSE_MIN_WORDS = 12
+"""A repeated paragraph this long is a copy (a pull quote, a doubled block) and is dropped."""
 _TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]+$")
 
 
@@ -34,7 +44,7 @@ def clean(article: Parsed) -> Parsed:
     )
     paragraphs = [part for p in paragraphs for part in split_glued_quote(p)]
     paragraphs, credits = extract_credits(paragraphs)
-    paragraphs = drop_boilerplate(paragraphs)
+    paragraphs = drop_boilerplate(paragraphs, title)
     paragraphs = _drop_repeats(paragraphs, title)
     paragraphs = _drop_standfirst(paragraphs, subtitle)
     language = normalise_language(article.language) or detect_language(
@@ -54,7 +64,10 @@ def clean(article: Parsed) -> Parsed:
 
 def normalise_text(text: str) -> str:
     """Mojibake repaired, NFC, invisible characters removed, whitespace runs as one space."""
-    return _normalise([text])[0]
+    text = " ".join(_INVISIBLE.sub("", text).split())
+    if _NEEDS_FTFY.search(text):
+        text = ftfy.fix_text(text, _FTFY)
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def split_glued_quote(paragraph: str) -> list[str]:
@@ -73,23 +86,37 @@ def split_glued_quote(paragraph: str) -> list[str]:
 
 
 def _normalise(texts: list[str]) -> list[str]:
-    """Normalise many strings in one ftfy call (ftfy's per-call cost dominates short strings)."""
-    flat = [" ".join(_INVISIBLE.sub("", t).split()) for t in texts]
-    fixed = ftfy.fix_text("\n".join(flat), _FTFY).split("\n")
-    if len(fixed) != len(flat):
-        fixed = [ftfy.fix_text(t, _FTFY) for t in flat]
+    """Normalise many strings at once; ftfy (slow) only runs when there is debris to fix."""
+    joined = "\n".join(" ".join(_INVISIBLE.sub("", t).split()) for t in texts)
+    if _NEEDS_FTFY.search(joined):
+        joined = ftfy.fix_text(joined, _FTFY)
+    fixed = unicodedata.normalize("NFC", joined).split("\n")
+    if len(fixed) != len(texts):  # ftfy turned a character reference into a line break
+        return [normalise_text(t) for t in texts]
     return [" ".join(t.split()) for t in fixed]
 
 
 def _drop_repeats(paragraphs: list[str], title: str) -> list[str]:
-    """Drop exact duplicates and paragraphs that only repeat the title (with or without site)."""
-    seen = {title.casefold(), _TITLE_SUFFIX.sub("", title).casefold()} - {""}
+    """Drop the title repeated (with or without its site suffix) and copied prose paragraphs.
+
+    A copy is a prose paragraph printed again on its own (a pull quote, a
+    doubled standfirst). Short lines that repeat ("Winners meet in final
+    match") and runs of repeated lines (a meal plan's menu for each day) are
+    the article's structure and stay.
+    """
+    titles = {title.casefold(), _TITLE_SUFFIX.sub("", title).casefold()} - {""}
+    keys = [p.casefold() for p in paragraphs]
+    first_seen = {}
+    for index, key in enumerate(keys):
+        first_seen.setdefault(key, index)
+    repeated = [first_seen[key] != index for index, key in enumerate(keys)]
     kept = []
-    for paragraph in paragraphs:
-        key = paragraph.casefold()
-        if key in seen:
+    for index, paragraph in enumerate(paragraphs):
+        if keys[index] in titles:
             continue
-        seen.add(key)
+        in_run = any(repeated[i] for i in (index - 1, index + 1) if 0 <= i < len(keys))
+        if repeated[index] and not in_run and len(paragraph.split()) >= _PROSE_MIN_WORDS:
+            continue
         kept.append(paragraph)
     return kept
 

@@ -13,7 +13,7 @@ import re
 import lxml.html
 import trafilatura
 from lxml import etree
-from trafilatura.settings import Document
+from trafilatura.settings import DEFAULT_CONFIG, Document
 
 from newsmill_worker.pipeline.dates import parse_date
 from newsmill_worker.pipeline.document import Decoded, Outcome, Parsed
@@ -54,6 +54,8 @@ _BLOCK_TAGS = frozenset(
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "button", "nav")
 _DEPTH_ERROR = "Excessive depth"
 _AUTHOR_SEPARATORS = re.compile(r"\s*;\s*")
+_SHORT_EXTRACTION_CHARS = DEFAULT_CONFIG.getint("DEFAULT", "min_extracted_size")
+"""Below trafilatura's own minimum extraction size, its fallback extractors are worth their time."""
 
 
 def parse_html(doc: Decoded) -> list[Outcome]:
@@ -63,15 +65,10 @@ def parse_html(doc: Decoded) -> list[Outcome]:
 
 def article_from_page(html: str) -> Parsed:
     """Main text and metadata of a whole page, or DocumentError when it has no article text."""
-    result = trafilatura.bare_extraction(
-        html,
-        fast=True,
-        favor_precision=True,
-        include_comments=False,
-        with_metadata=True,
-    )
-    if not isinstance(result, Document):
-        result = None
+    result = _extract(html, fast=True)
+    if result is None or len(result.text or "") < _SHORT_EXTRACTION_CHARS:
+        # Little text from the fast path: let trafilatura compare its fallback extractors.
+        result = _extract(html, fast=False) or result
     paragraphs = _lines(result.text) if result is not None and result.text else []
     if not paragraphs:
         paragraphs = _body_paragraphs(html)
@@ -88,6 +85,13 @@ def article_from_page(html: str) -> Parsed:
         publisher=result.sitename or None,
         url=result.url or None,
     )
+
+
+def _extract(html: str, *, fast: bool) -> Document | None:
+    result = trafilatura.bare_extraction(
+        html, fast=fast, favor_precision=True, include_comments=False, with_metadata=True
+    )
+    return result if isinstance(result, Document) else None
 
 
 def looks_like_html(text: str) -> bool:
