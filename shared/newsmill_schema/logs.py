@@ -1,18 +1,74 @@
 """Logging: JSON lines in containers, readable lines on a terminal.
 
-Log calls about a document pass ``extra={"job_id": ...}``; both formats show it.
+Every line about a document carries its job id, whichever way it was logged:
+
+- newsmill's own calls pass ``extra={"job_id": ...}``;
+- code running inside a task is wrapped in :func:`job_context`, so any logger
+  (the pipeline's, SQLAlchemy's, Celery's own "succeeded" line) gets it;
+- Celery's "received" line, logged by the worker's main process, carries the
+  task's arguments, whose first is the job id.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from newsmill_schema.messages import PROCESS_DOCUMENT
 from newsmill_schema.settings import Settings
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+_current_job: ContextVar[int | None] = ContextVar("newsmill_job_id", default=None)
+
+# Celery logs a task's arguments as their repr: "[42]" or "(42,)".
+_FIRST_ARG = re.compile(r"^[\[(]\s*(\d+)\s*[,\])]")
+
+
+@contextmanager
+def job_context(job_id: int) -> Iterator[None]:
+    """Within this block, every log line carries ``job_id``."""
+    token = _current_job.set(job_id)
+    try:
+        yield
+    finally:
+        _current_job.reset(token)
+
+
+def bind_job(job_id: int | None) -> None:
+    """Set (or with None clear) the job id of the lines that follow, for signal-style hooks."""
+    _current_job.set(job_id)
+
+
+def current_job() -> int | None:
+    """The job id bound by :func:`job_context` or :func:`bind_job`, if any."""
+    return _current_job.get()
+
+
+def celery_job_id(record: logging.LogRecord) -> int | None:
+    """The job id in one of Celery's task log lines about a document, if it is one."""
+    data = getattr(record, "data", None)
+    if not isinstance(data, dict) or data.get("name") != PROCESS_DOCUMENT:
+        return None
+    match = _FIRST_ARG.match(str(data.get("args") or ""))
+    return int(match.group(1)) if match else None
+
+
+class JobIdFilter(logging.Filter):
+    """Adds ``job_id`` to records that lack it, from the bound job or Celery's task context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "job_id", None) is None:
+            job_id = current_job() or celery_job_id(record)
+            if job_id is not None:
+                record.job_id = job_id
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,13 +99,26 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+def use_json(settings: Settings, stream: object = None) -> bool:
+    """JSON when asked for, or on ``auto`` when the stream is not a terminal (a container)."""
+    if settings.log_format != "auto":
+        return settings.log_format == "json"
+    stream = stream if stream is not None else sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    return not (isatty and isatty())
+
+
+def make_handler(settings: Settings, stream: object = None) -> logging.Handler:
+    """A stream handler with newsmill's format and job-id filter."""
+    target = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(target)  # type: ignore[arg-type]
+    handler.setFormatter(JsonFormatter() if use_json(settings, target) else TextFormatter())
+    handler.addFilter(JobIdFilter())
+    return handler
+
+
 def setup_logging(settings: Settings) -> None:
     """Configure the root logger once, from settings."""
-    use_json = settings.log_format == "json" or (
-        settings.log_format == "auto" and not sys.stderr.isatty()
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [make_handler(settings)]
     root.setLevel(settings.log_level.upper())

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
     metrics_port: int = Field(0, description="Prometheus endpoint port of the ingest service; 0 = off.")
+    worker_metrics_port: int = Field(
+        0, description="Prometheus endpoint port of each `newsmill worker` (all its processes); 0 = off."
+    )
+    metrics_address: str = Field(
+        "0.0.0.0", description="Address the metrics endpoints listen on (127.0.0.1 keeps them local)."
+    )
     allow_private_addresses: bool = Field(
         False, description="Let feeds and full-text fetches reach loopback/private/metadata addresses."
     )

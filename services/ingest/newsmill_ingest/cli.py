@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from newsmill_schema.db import Database
 from newsmill_schema.logs import setup_logging
@@ -98,16 +99,60 @@ def add(paths: Annotated[list[Path], typer.Argument(exists=True)], data_dir: Dat
 
 
 @app.command()
-def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
-    """Jobs per state, broker queue depth, workers online, latest failures."""
+def status(
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Redraw live until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws with --watch.")] = 2.0,
+    count: Annotated[int, typer.Option(help="With --watch: stop after this many redraws.")] = 0,
+) -> None:
+    """Jobs per state and source, queue depth, workers, throughput, failures, feed health."""
     from newsmill_ingest.status import collect, render
+    from newsmill_ingest.status import watch as watch_status
 
     settings = _settings(data_dir)
+    if watch:
+        watch_status(settings, _database(settings), console, interval, count)
+        return
     report = collect(settings, _database(settings))
     if as_json:
         console.print_json(json.dumps(report))
         return
-    render(report, console)
+    console.print(render(report))
+
+
+@app.command()
+def export(
+    data_dir: DataDir = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    since: Annotated[
+        str | None, typer.Option(help="Only articles processed at or after this ISO time.")
+    ] = None,
+    canonical: Annotated[
+        bool, typer.Option("--canonical", help="Leave out near-duplicates.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Stream articles out as JSON Lines, CSV or Parquet (progress on stderr)."""
+    from newsmill_ingest import export as exporting
+
+    settings = _settings(data_dir)
+    db = _database(settings)
+    try:
+        moment = exporting.parse_since(since) if since else None
+        total = exporting.count(db, moment, canonical)
+        with Progress(console=err, transient=output is None) as progress:
+            task = progress.add_task(f"exporting {fmt}", total=total)
+            written = exporting.export(
+                db, fmt, output, sys.stdout, moment, canonical,  # type: ignore[arg-type]
+                on_batch=lambda n: progress.advance(task, n),
+            )
+    except exporting.ExportError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    err.print(f"exported {written} article(s)" + (f" to {output}" if output else ""))
 
 
 @app.command()
@@ -175,6 +220,32 @@ def docs_list(
         table.add_row(str(row.id), row.title, str(row.word_count), row.language or "",
                       str(row.duplicate_of or ""), row.source.uri)
     console.print(table)
+
+
+@docs_app.command("search")
+def docs_search(
+    query: Annotated[str, typer.Argument(help="Words to find in titles and bodies.")],
+    data_dir: DataDir = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    as_json: AsJson = False,
+) -> None:
+    """Full-text search of articles, best match first."""
+    from newsmill_ingest.search import SearchError, search
+
+    try:
+        hits = search(_database(_settings(data_dir)), query, limit)
+    except SearchError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        for hit in hits:
+            print(json.dumps(hit.as_dict(), ensure_ascii=False))
+        return
+    table = Table("id", "title", "snippet")
+    for hit in hits:
+        table.add_row(str(hit.id), Text(hit.title), Text(hit.snippet))
+    console.print(table)
+    err.print(f"{len(hits)} match(es)")
 
 
 @docs_app.command("show")

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
+from newsmill_ingest import views
 from newsmill_ingest.failures import report_failures
 from newsmill_ingest.intake import Intake, Recorded
+from newsmill_ingest.metrics import SAMPLE_INTERVAL_S, IngestMetrics
 from newsmill_ingest.publisher import Publisher
 from newsmill_ingest.reconciler import reconcile
 from newsmill_ingest.watcher import Watcher
@@ -57,8 +59,10 @@ class IngestService:
         self.intake.make_folders()
         self.publisher = Publisher(settings, db)
         self.watcher = Watcher(settings.inbox_dir, settings.settle_seconds)
+        self.metrics = IngestMetrics()
         self._backoff = 0.0
         self._timers = [
+            _Timer(SAMPLE_INTERVAL_S, self.sample_metrics),
             _Timer(settings.rescan_interval_s, self.rescan),
             _Timer(settings.reconcile_interval_s, self.reconcile),
             _Timer(FAILURE_REPORT_INTERVAL_S, self.report_failures),
@@ -67,11 +71,14 @@ class IngestService:
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set."""
         self.watcher.start()
+        metrics_server = self.metrics.serve(self.settings)
         log.info("watching %s", self.settings.inbox_dir)
         try:
             while not stop.is_set():
                 self._step(stop)
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             self.watcher.stop()
             self.publisher.close()
             log.info("ingest service stopped")
@@ -110,12 +117,22 @@ class IngestService:
             self.take(paths[start : start + BATCH])
 
     def reconcile(self) -> int:
-        return reconcile(self.db, self.publisher, self.settings)
+        sent = reconcile(self.db, self.publisher, self.settings)
+        self.metrics.republished.inc(sent)
+        return sent
+
+    def sample_metrics(self) -> None:
+        self.metrics.sample(
+            jobs=lambda: views.job_counts(self.db),
+            feeds_failing=lambda: views.feeds_failing(self.db),
+            queue_depth=self.publisher.queue_depth,
+        )
 
     def report_failures(self) -> int:
         return report_failures(self.db, self.settings)
 
     def _publish(self, recorded: list[Recorded]) -> None:
+        self.metrics.files_taken(len(recorded), [r.state for r in recorded])
         queued = [
             ProcessDocument(job_id=r.job_id, source_kind="file", source_uri=r.source_uri)
             for r in recorded

@@ -40,7 +40,9 @@ def job_counts(db: Database) -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
-def jobs(db: Database, state: str | None = None, limit: int | None = None, newest_first: bool = False) -> list[JobRow]:
+def jobs(
+    db: Database, state: str | None = None, limit: int | None = None, newest_first: bool = False
+) -> list[JobRow]:
     """The job ledger, optionally of one state."""
     query = select(models.Job)
     if state:
@@ -70,9 +72,14 @@ def article_count(db: Database) -> dict[str, int]:
     """Articles stored, and how many of them are near-duplicates."""
     with db.session() as session:
         total = session.scalar(select(func.count()).select_from(models.Article)) or 0
-        near = session.scalar(
-            select(func.count()).select_from(models.Article).where(models.Article.duplicate_of.is_not(None))
-        ) or 0
+        near = (
+            session.scalar(
+                select(func.count())
+                .select_from(models.Article)
+                .where(models.Article.duplicate_of.is_not(None))
+            )
+            or 0
+        )
     return {"articles": total, "canonical": total - near, "near_duplicates": near}
 
 
@@ -122,3 +129,86 @@ def to_article(row: models.Article, sources: list[Source]) -> Article:
         ingested_at=row.ingested_at,
         processed_at=row.processed_at,
     )
+
+
+def job_counts_by_source(db: Database) -> dict[str, dict[str, int]]:
+    """Jobs per source kind (file, feed, record), then per state."""
+    with db.session() as session:
+        rows = session.execute(
+            select(models.Job.source_kind, models.Job.state, func.count()).group_by(
+                models.Job.source_kind, models.Job.state
+            )
+        ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for kind, state, count in rows:
+        counts.setdefault(kind, {})[state] = count
+    return counts
+
+
+def finished_since(db: Database, since: datetime) -> int:
+    """Jobs that reached a final state at or after ``since``."""
+    with db.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(models.Job)
+                .where(models.Job.finished_at >= since)
+            )
+            or 0
+        )
+
+
+@dataclass
+class FeedRow:
+    id: int
+    url: str
+    title: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    consecutive_errors: int
+    next_poll_at: datetime | None
+    entries_seen: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.consecutive_errors == 0
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        for key in ("last_success_at", "next_poll_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value else None
+        data["healthy"] = self.healthy
+        return data
+
+
+def feeds(db: Database) -> list[FeedRow]:
+    """Every registered feed with its polling health, failing ones first."""
+    query = select(models.Feed).order_by(models.Feed.consecutive_errors.desc(), models.Feed.id)
+    with db.session() as session:
+        return [
+            FeedRow(
+                id=f.id,
+                url=f.url,
+                title=f.title,
+                last_success_at=f.last_success_at,
+                last_error=f.last_error,
+                consecutive_errors=f.consecutive_errors,
+                next_poll_at=f.next_poll_at,
+                entries_seen=f.entries_seen,
+            )
+            for f in session.execute(query).scalars()
+        ]
+
+
+def feeds_failing(db: Database) -> int:
+    """Feeds whose last poll failed."""
+    with db.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(models.Feed)
+                .where(models.Feed.consecutive_errors > 0)
+            )
+            or 0
+        )

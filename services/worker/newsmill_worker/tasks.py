@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from newsmill_schema.db import Database
 from newsmill_schema.messages import PROCESS_DOCUMENT
+from newsmill_worker import metrics  # noqa: F401 - connects its task signal handlers
 from newsmill_worker.celery_app import app, settings
 from newsmill_worker.processor import Processor
 
