@@ -175,6 +175,8 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column()
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+    # HTTP status of the last response (None when no response came: DNS, refusal, timeout).
+    last_status: Mapped[int | None] = mapped_column(Integer)
     next_poll_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     entries_seen: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -187,7 +189,10 @@ class FeedEntry(Base):
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
     identity: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
-    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    # The article this entry produced: a changed entry updates it in place.
+    # No foreign key, like jobs.article_id.
+    article_id: Mapped[int | None] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -86,6 +86,42 @@ class Settings(BaseSettings):
         False, description="Let feeds and full-text fetches reach loopback/private/metadata addresses."
     )
 
+    feeds_file: Path | None = Field(
+        None, description="TOML or YAML list of feeds the ingest service registers at start."
+    )
+    feed_default_interval_s: int = Field(900, description="Poll interval of a feed added without one.")
+    feed_min_interval_s: int = Field(
+        60, description="No feed is polled more often than this, whatever it asks for."
+    )
+    feed_max_interval_s: int = Field(
+        86_400, description="Cap on the delay an RSS ttl, Cache-Control or Expires may ask for."
+    )
+    feed_jitter: float = Field(
+        0.1, description="Each delay is stretched or shrunk by up to this fraction (spreads load)."
+    )
+    feed_backoff_base_s: float = Field(60.0, description="Delay after a feed's first failure; doubles.")
+    feed_backoff_cap_s: float = Field(
+        86_400.0, description="Longest delay between polls of a failing feed (never disabled)."
+    )
+    feed_check_interval_s: float = Field(1.0, description="How often the service looks for due feeds.")
+    feed_fetch_concurrency: int = Field(4, description="Feeds fetched at the same time.")
+    feed_connect_timeout_s: float = Field(10.0, description="Connect timeout of feed/page fetches.")
+    feed_read_timeout_s: float = Field(20.0, description="Longest wait for the next bytes of a body.")
+    feed_total_timeout_s: float = Field(
+        30.0, description="Whole-fetch deadline: a slow-drip server is cut off after this."
+    )
+    feed_max_bytes: int = Field(
+        10 * 1024 * 1024, description="Feed or page bodies larger than this (decompressed) are refused."
+    )
+    feed_max_redirects: int = Field(5, description="Redirect hops followed (each one re-checked).")
+    feed_user_agent: str = Field(
+        "newsmill/0.1 (news ingestion; +https://github.com/newsmill/newsmill)",
+        description="User-Agent of feed and full-text fetches.",
+    )
+    fulltext_host_interval_s: float = Field(
+        2.0, description="Full-text fetches to one host are at least this far apart (per worker)."
+    )
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         data = self.data_dir

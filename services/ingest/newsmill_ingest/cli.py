@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from newsmill_ingest.feeds_cli import feeds_app
 from newsmill_schema.db import Database
 from newsmill_schema.logs import setup_logging
 from newsmill_schema.settings import Settings, load_settings
@@ -25,6 +26,7 @@ docs_app = typer.Typer(help="Stored articles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(docs_app, name="docs")
+app.add_typer(feeds_app, name="feeds")
 
 console = Console()
 err = Console(stderr=True)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from newsmill_ingest import views
 from newsmill_ingest.failures import report_failures
+from newsmill_ingest.feeds import FeedPoller
 from newsmill_ingest.intake import Intake, Recorded
 from newsmill_ingest.metrics import SAMPLE_INTERVAL_S, IngestMetrics
 from newsmill_ingest.publisher import Publisher
@@ -61,11 +62,13 @@ class IngestService:
         self.watcher = Watcher(settings.inbox_dir, settings.settle_seconds)
         self.metrics = IngestMetrics()
         self._backoff = 0.0
+        self.feeds = FeedPoller(settings, db, self.publisher)
         self._timers = [
             _Timer(SAMPLE_INTERVAL_S, self.sample_metrics),
             _Timer(settings.rescan_interval_s, self.rescan),
             _Timer(settings.reconcile_interval_s, self.reconcile),
             _Timer(FAILURE_REPORT_INTERVAL_S, self.report_failures),
+            _Timer(settings.feed_check_interval_s, self.feeds.tick),
         ]
 
     def run(self, stop: threading.Event) -> None:
@@ -80,6 +83,7 @@ class IngestService:
             if metrics_server is not None:
                 metrics_server.shutdown()
             self.watcher.stop()
+            self.feeds.close()
             self.publisher.close()
             log.info("ingest service stopped")
 

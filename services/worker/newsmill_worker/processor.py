@@ -14,6 +14,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
+from newsmill_worker.fulltext import FullText
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
 from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
 
@@ -62,6 +63,7 @@ class Processor:
         self.db = db
         self.limits = limits_from(settings)
         self.dedup = dedup_params_from(settings)
+        self.full_text = FullText(settings)
 
     def process(self, job_id: int) -> str:
         """Process a job to its final state; safe to call any number of times."""
@@ -74,7 +76,7 @@ class Processor:
         if work is None:
             return SKIPPED
         try:
-            outcomes = pipeline.run(work.data, work.name, self.limits)
+            outcomes = self.full_text.run(work.data, work.name, self.limits)
         except DocumentError as exc:
             return self.fail(job_id, exc.reason)
         except RecursionError:

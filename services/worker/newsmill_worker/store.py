@@ -24,7 +24,7 @@ from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.messages import FINISHED_STATES, JobState
 from newsmill_schema.models import utcnow
-from newsmill_worker import dedup_index
+from newsmill_worker import dedup_index, feed_updates
 from newsmill_worker.pipeline import Parsed, RecordError
 from newsmill_worker.pipeline.dedupe import (
     DedupParams,
@@ -125,7 +125,14 @@ def finish(
         return job.state
     prints = [_fingerprint(o, h, params) for o, h in zip(outcomes, hashes, strict=True)]
     if len(outcomes) == 1:
-        return _settle(session, job, outcomes[0], prints[0], params)
+        # A changed feed entry updates its article in place (see feed_updates).
+        fp = prints[0]
+        replaced = feed_updates.replace(session, job, outcomes[0], fp.content_hash if fp else None)
+        if replaced is not None:
+            return replaced
+        state = _settle(session, job, outcomes[0], fp, params)
+        feed_updates.remember(session, job)
+        return state
     for part, (outcome, fp) in enumerate(zip(outcomes, prints, strict=True)):
         child = _child_job(session, job, part, outcome)
         _settle(session, child, outcome, fp, params)

@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('last_error_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('consecutive_errors', sa.Integer(), nullable=False),
+    sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('next_poll_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('entries_seen', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -119,6 +120,7 @@ def upgrade() -> None:
     sa.Column('identity', sa.String(length=64), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('job_id', sa.Integer(), nullable=True),
+    sa.Column('article_id', sa.Integer(), nullable=True),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['feed_id'], ['feeds.id'], name=op.f('fk_feed_entries_feed_id_feeds'), ondelete='CASCADE'),
@@ -126,6 +128,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feed_entries')),
     sa.UniqueConstraint('feed_id', 'identity', name='uq_feed_entries_identity')
     )
+    with op.batch_alter_table('feed_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feed_entries_job_id'), ['job_id'], unique=False)
+
     op.create_table('article_sources',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=False),
@@ -162,6 +167,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_article_sources_article_id'))
 
     op.drop_table('article_sources')
+    with op.batch_alter_table('feed_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feed_entries_job_id'))
+
     op.drop_table('feed_entries')
     with op.batch_alter_table('articles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_articles_url'))

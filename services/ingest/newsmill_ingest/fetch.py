@@ -1,0 +1,261 @@
+"""Fetching over HTTP safely: the one way newsmill reaches out to the web.
+
+Feeds and full-text pages are URLs chosen by users and by feed authors, so
+every fetch is bounded and checked:
+
+- only ``http`` and ``https``, on every redirect hop too;
+- the host name is resolved by us, and the connection goes to an address we
+  checked (no second lookup an attacker's DNS could answer differently):
+  loopback, private, link-local, cloud-metadata and other non-global
+  addresses are refused unless ``allow_private_addresses`` is set;
+- redirects are followed by hand, at most ``feed_max_redirects`` of them;
+- connect and read timeouts, plus a deadline for the whole fetch, so a
+  server dripping one byte at a time cannot hold a poller;
+- the body is streamed and cut at ``feed_max_bytes`` after decompression;
+- a clear User-Agent, and no proxy or credentials taken from the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from newsmill_schema.settings import Settings
+
+Resolver = Callable[[str, int], list[str]]
+"""Host and port to the IP addresses they resolve to."""
+
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+)
+"""Cloud instance-metadata endpoints (AWS, ECS, Alibaba, AWS IPv6)."""
+
+ALLOWED_SCHEMES = ("http", "https")
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class FetchError(Exception):
+    """A fetch that gave no usable response; ``reason`` says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Refused(FetchError):
+    """A URL newsmill will not fetch: wrong scheme or a forbidden address."""
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """The bounds every fetch respects; taken from settings."""
+
+    user_agent: str
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0
+    total_timeout_s: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPolicy:
+        return cls(
+            user_agent=settings.feed_user_agent,
+            connect_timeout_s=settings.feed_connect_timeout_s,
+            read_timeout_s=settings.feed_read_timeout_s,
+            total_timeout_s=settings.feed_total_timeout_s,
+            max_bytes=settings.feed_max_bytes,
+            max_redirects=settings.feed_max_redirects,
+            allow_private=settings.allow_private_addresses,
+        )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A response: final URL, status, headers (lower-case names) and the whole body."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed_s: float
+
+
+def forbidden_reason(address: str) -> str | None:
+    """Why an IP address may not be fetched from, or None when it is a public address."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+        if getattr(ip, f"is_{kind}"):
+            return f"a {kind.replace('_', '-')} address"
+    if not ip.is_global:
+        return "not a globally routable address"
+    return None
+
+
+def check_scheme(url: str) -> None:
+    """Refuse anything but absolute http(s) URLs."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise Refused(f"only http and https URLs are fetched, not {parts.scheme or 'no scheme'!r}")
+    if not parts.hostname:
+        raise Refused(f"URL has no host: {url}")
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system resolver gives for ``host``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def checked_addresses(host: str, port: int, allow_private: bool, resolve: Resolver) -> list[str]:
+    """The addresses to connect to for ``host``; refused if ANY of them is forbidden.
+
+    Refusing on any (not all) forbidden address stops a name that mixes a
+    public and a private record from reaching the private one on a retry.
+    """
+    addresses = resolve(host, port)
+    if not addresses:
+        raise FetchError(f"cannot resolve {host}: no addresses")
+    if allow_private:
+        return addresses
+    for address in addresses:
+        reason = forbidden_reason(address)
+        if reason:
+            raise Refused(f"{host} resolves to {address}, {reason} (refused)")
+    return addresses
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses that passed ``checked_addresses``."""
+
+    def __init__(self, allow_private: bool, resolve: Resolver) -> None:
+        self.allow_private = allow_private
+        self.resolve = resolve
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = checked_addresses(host, port, self.allow_private, self.resolve)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+
+def guarded_transport(
+    allow_private: bool, resolve: Resolver = system_resolver
+) -> httpx.HTTPTransport:
+    """An httpx transport whose every TCP connection goes through the address check."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx does not expose the network backend; its pool is rebuilt around ours.
+    ssl_context = httpx.create_ssl_context(trust_env=False)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=20,
+        max_keepalive_connections=10,
+        network_backend=_GuardedBackend(allow_private, resolve),
+    )
+    return transport
+
+
+class Fetcher:
+    """GETs URLs under a FetchPolicy. Thread-safe; one per process is enough."""
+
+    def __init__(self, policy: FetchPolicy, resolve: Resolver = system_resolver) -> None:
+        self.policy = policy
+        self.client = httpx.Client(
+            transport=guarded_transport(policy.allow_private, resolve),
+            timeout=httpx.Timeout(
+                connect=policy.connect_timeout_s,
+                read=policy.read_timeout_s,
+                write=policy.read_timeout_s,
+                pool=policy.connect_timeout_s,
+            ),
+            headers={"User-Agent": policy.user_agent},
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
+        """GET ``url``, following redirects by hand; any status is returned, never raised."""
+        started = time.monotonic()
+        deadline = started + self.policy.total_timeout_s
+        for _hop in range(self.policy.max_redirects + 1):
+            check_scheme(url)
+            status, response_headers, body, location = self._once(url, headers or {}, deadline)
+            if location is None:
+                elapsed = time.monotonic() - started
+                return Fetched(url, status, response_headers, body, elapsed)
+            url = location
+        raise FetchError(f"more than {self.policy.max_redirects} redirects")
+
+    def _once(
+        self, url: str, headers: Mapping[str, str], deadline: float
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        try:
+            with self.client.stream("GET", url, headers=dict(headers)) as response:
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECTS and location:
+                    return response.status_code, {}, b"", urljoin(url, location)
+                body = self._read(response, deadline)
+                return response.status_code, _lower(response.headers), body, None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out ({_kind(exc)}) fetching {url}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{_kind(exc)} fetching {url}: {exc}") from None
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        limit = self.policy.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(f"response too large: {declared} bytes declared > limit {limit}")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise FetchError(f"response too large: more than {limit} bytes")
+            if time.monotonic() > deadline:
+                raise FetchError(
+                    f"too slow: body not complete after {self.policy.total_timeout_s:g}s"
+                )
+        return bytes(body)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _lower(headers: httpx.Headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _kind(exc: Exception) -> str:
+    """``ReadTimeout`` → ``read timeout``: the exception class as words."""
+    name = exc.__class__.__name__
+    words = "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
+    return words

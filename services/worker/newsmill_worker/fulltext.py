@@ -1,0 +1,149 @@
+"""Full text for feed entries that ask for it (``newsmill feeds add --full-text``).
+
+Many feeds carry only a teaser. For an entry record flagged ``fetch_full_text``
+the worker fetches the entry's link (through the same guarded fetcher as the
+feeds: scheme and address checks, size cap, timeouts), extracts the article
+with the HTML path, and keeps the feed's own title, link and date. When the
+fetch or the extraction fails, or finds less text than the feed had, the
+feed's own content is used. Fetches to one host are spaced out per worker
+process, so a feed of 50 entries does not hammer its site.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
+from newsmill_schema.settings import Settings
+from newsmill_worker import pipeline
+from newsmill_worker.pipeline import DocumentError, Limits, Outcome, Parsed
+
+log = logging.getLogger(__name__)
+
+FULL_TEXT_FIELD = "fetch_full_text"
+"""Record key the ingest service sets (newsmill_ingest.feeds.FULL_TEXT_FIELD)."""
+
+_ACCEPT_HTML = {"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"}
+_PAGE_NAME = "page.html"
+
+
+class HostRateLimiter:
+    """Spaces calls to the same host at least ``interval_s`` apart (thread-safe)."""
+
+    def __init__(
+        self,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self.sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, host: str) -> float:
+        """Block until ``host`` may be called again; returns how long it waited."""
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next.get(host, now))
+            self._next[host] = start + self.interval_s
+        delay = start - now
+        if delay > 0:
+            self.sleep(delay)
+        return delay
+
+
+def requested_link(data: bytes) -> str | None:
+    """The link of an entry record that asks for its full text, else None."""
+    if FULL_TEXT_FIELD.encode() not in data:
+        return None
+    try:
+        record = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or record.get(FULL_TEXT_FIELD) is not True:
+        return None
+    link = record.get("link")
+    return link if isinstance(link, str) and link.startswith(("http://", "https://")) else None
+
+
+def merge(page: Parsed, entry: Parsed | None) -> Parsed:
+    """The page's text with the entry's metadata; the entry alone when it has more text."""
+    if entry is None:
+        return page
+    if page.word_count < entry.word_count:
+        return entry
+    return replace(
+        page,
+        title=entry.title or page.title,
+        subtitle=entry.subtitle or page.subtitle,
+        authors=page.authors or entry.authors,
+        published_at=entry.published_at or page.published_at,
+        language=page.language or entry.language,
+        publisher=entry.publisher or page.publisher,
+        url=entry.url or page.url,
+    )
+
+
+class FullText:
+    """Runs the pipeline on a job, fetching the page first for full-text entries."""
+
+    def __init__(self, settings: Settings, fetcher: Fetcher | None = None) -> None:
+        self.settings = settings
+        self._fetcher = fetcher
+        self.limiter = HostRateLimiter(settings.fulltext_host_interval_s)
+
+    @property
+    def fetcher(self) -> Fetcher:
+        # Made on first use, after the worker forked: no connection pool crosses processes.
+        if self._fetcher is None:
+            policy = FetchPolicy.from_settings(self.settings)
+            # The page fetch must end well inside the task's soft time limit.
+            deadline = min(policy.total_timeout_s, self.settings.task_soft_time_limit_s / 2)
+            self._fetcher = Fetcher(replace(policy, total_timeout_s=deadline))
+        return self._fetcher
+
+    def run(self, data: bytes, name: str, limits: Limits) -> list[Outcome]:
+        """``pipeline.run``, with the entry's page as its text when the record asks for it."""
+        link = requested_link(data)
+        if link is None:
+            return pipeline.run(data, name, limits)
+        try:
+            outcomes: list[Outcome] | None = pipeline.run(data, name, limits)
+            problem: DocumentError | None = None
+        except DocumentError as exc:
+            outcomes, problem = None, exc
+        entry = outcomes[0] if outcomes and isinstance(outcomes[0], Parsed) else None
+        page = self.page(link, limits)
+        if page is not None:
+            return [merge(page, entry)]
+        if outcomes is None:
+            assert problem is not None
+            raise problem
+        return outcomes
+
+    def page(self, link: str, limits: Limits) -> Parsed | None:
+        """The article extracted from ``link``, or None (logged) when there is none."""
+        self.limiter.wait(urlsplit(link).hostname or "")
+        try:
+            response = self.fetcher.get(link, _ACCEPT_HTML)
+        except FetchError as exc:
+            log.info("full text of %s not fetched: %s; using the feed's content", link, exc.reason)
+            return None
+        if response.status != 200:
+            log.info("full text of %s: HTTP %d; using the feed's content", link, response.status)
+            return None
+        try:
+            outcomes = pipeline.run(response.body, _PAGE_NAME, limits)
+        except DocumentError as exc:
+            log.info("full text of %s not extracted: %s", link, exc.reason)
+            return None
+        first = outcomes[0] if outcomes else None
+        return first if isinstance(first, Parsed) else None
