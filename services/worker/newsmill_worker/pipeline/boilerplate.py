@@ -150,6 +150,8 @@ _FILLER_WORDS = frozenset(
         "all",
         "don't",
         "dont",
+        "article",
+        "story",
     ]
 )
 _NAVIGATION_MAX_WORDS = 5

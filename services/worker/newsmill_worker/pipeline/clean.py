@@ -106,7 +106,7 @@ def _drop_repeats(paragraphs: list[str], title: str) -> list[str]:
     """
     titles = {title.casefold(), _TITLE_SUFFIX.sub("", title).casefold()} - {""}
     keys = [p.casefold() for p in paragraphs]
-    first_seen = {}
+    first_seen: dict[str, int] = {}
     for index, key in enumerate(keys):
         first_seen.setdefault(key, index)
     repeated = [first_seen[key] != index for index, key in enumerate(keys)]

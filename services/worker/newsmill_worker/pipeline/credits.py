@@ -38,5 +38,5 @@ def credit_sources(paragraph: str) -> list[str]:
     match = _CREDIT_LINE.match(paragraph.strip())
     if not match:
         return []
-    parts = [_ROLE.sub("", part) for part in match.group("sources").split(";")]
+    parts = [_ROLE.sub("", part.strip()) for part in match.group("sources").split(";")]
     return [s for part in parts for s in _SOURCE_SPLIT.split(part) if s]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 import feedparser
@@ -56,13 +57,22 @@ def _outcome(entry: Any, ref: str, publisher: str | None, language: str | None) 
         paragraphs=paragraphs,
         subtitle=subtitle,
         authors=_authors(entry),
-        published_at=parse_date(entry.get("published_parsed") or entry.get("updated_parsed")),
+        published_at=_published(entry),
         language=language,
         publisher=publisher,
         url=entry.get("link") or None,
         ref=ref,
         raw=raw,
     )
+
+
+def _published(entry: Any) -> datetime | None:
+    """The entry's date with its own UTC offset; feedparser's parsed form is UTC."""
+    for key in ("published", "updated"):
+        parsed = parse_date(entry.get(key)) if entry.get(key) else None
+        if parsed is not None:
+            return parsed
+    return parse_date(entry.get("published_parsed") or entry.get("updated_parsed"))
 
 
 def _content(entry: Any) -> str:

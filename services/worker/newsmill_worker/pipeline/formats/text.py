@@ -15,6 +15,7 @@ from newsmill_worker.pipeline.errors import DocumentError
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+|\s+#+\s*$")
+_SUBHEADING = re.compile(r"^\s{0,3}#{2,6}\s+\S")
 _SETEXT_RULE = re.compile(r"^\s{0,3}(?:=+|-+)\s*$")
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
@@ -29,10 +30,14 @@ def parse_text(doc: Decoded) -> list[Outcome]:
 
 def article_from_text(text: str, *, markdown: bool = False) -> Parsed:
     """Split ``text`` into title, optional subtitle and paragraphs."""
-    blocks = [_lines(block, markdown) for block in _BLANK_LINE.split(text.replace("\r\n", "\n"))]
-    blocks = [block for block in blocks if block]
+    pairs = [(raw, _lines(raw, markdown)) for raw in _BLANK_LINE.split(text.replace("\r\n", "\n"))]
+    raw_blocks = [raw for raw, lines in pairs if lines]
+    blocks = [lines for _, lines in pairs if lines]
     if not blocks:
         raise DocumentError("no text: the document holds no printable line")
+    if markdown and len(blocks) > 1 and _is_subheading(raw_blocks[1]):
+        # "# Title", blank line, "## Standfirst": the heading block carries on.
+        blocks = [blocks[0] + blocks[1], *blocks[2:]]
     title, *under_title = blocks[0]
     subtitle = None
     if under_title and is_standfirst(under_title[0]):
@@ -51,6 +56,11 @@ def is_standfirst(line: str) -> bool:
     words = len(line.split())
     sentences = len(_SENTENCE_END.findall(line.rstrip()[:-1]))
     return 0 < words <= _SUBTITLE_MAX_WORDS and sentences == 0 and not line.endswith(":")
+
+
+def _is_subheading(block: str) -> bool:
+    lines = block.strip().splitlines()
+    return len(lines) == 1 and bool(_SUBHEADING.match(lines[0]))
 
 
 def _lines(block: str, markdown: bool) -> list[str]:
