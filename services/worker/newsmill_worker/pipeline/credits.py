@@ -16,6 +16,7 @@ _ROLE = re.compile(
 )
 _SOURCE_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*", re.IGNORECASE)
 _MAX_WORDS = 30
+_NAME_MAX_WORDS = 5
 
 
 def extract_credits(paragraphs: list[str]) -> tuple[list[str], list[str]]:
@@ -39,4 +40,10 @@ def credit_sources(paragraph: str) -> list[str]:
     if not match:
         return []
     parts = [_ROLE.sub("", part.strip()) for part in match.group("sources").split(";")]
-    return [s for part in parts for s in _SOURCE_SPLIT.split(part) if s]
+    sources = [s for part in parts for s in _SOURCE_SPLIT.split(part) if s]
+    return sources if all(_is_name(s) for s in sources) else []
+
+
+def _is_name(source: str) -> bool:
+    """A newsroom or a person: capitalised and short, unlike "residents, the council drew up"."""
+    return source[:1].isupper() and len(source.split()) <= _NAME_MAX_WORDS

@@ -1,0 +1,199 @@
+"""The cleaner: one set of rules for every format's articles."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsmill_worker.pipeline import Parsed, clean
+from newsmill_worker.pipeline.clean import split_glued_quote
+
+STORY = [
+    "The council approved the budget on Tuesday after a long debate about road repairs.",
+    "Opposition members said the plan did too little for the northern districts of the city.",
+    "The mayor promised another consultation with residents in the spring.",
+]
+
+
+def _clean(paragraphs: list[str], **fields: object) -> Parsed:
+    title = str(fields.pop("title", "Budget passed after long debate"))
+    return clean(Parsed(title=title, paragraphs=paragraphs, **fields))  # type: ignore[arg-type]
+
+
+# --- normalisation -------------------------------------------------------------
+
+
+def test_unicode_is_nfc_and_whitespace_single_spaces() -> None:
+    article = _clean(
+        ["Cafe\u0301\u00a0owners\t said  \u200bit\n was  hard."], title="  Cafe\u0301 news "
+    )
+    assert article.title == "Café news"
+    assert article.paragraphs == ["Café owners said it was hard."]
+
+
+def test_mojibake_and_character_references_are_repaired_quotes_kept() -> None:
+    article = _clean(["The cafÃ©â€™s owner paid &#163;5 for “fresh” bread."])
+    assert article.paragraphs == ["The café’s owner paid £5 for “fresh” bread."]
+
+
+# --- boilerplate -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "PREMIUM",
+        "or more",
+        "Subscribe To Our Daily Newsletter And Get News Delivered Straight To Your Inbox.",
+        "(At The Quint, we are answerable only to our audience. Play an active role in shaping our "
+        "journalism by becoming a member. Because the truth is worth it.)",
+        "Share this article",
+        "Follow us on Twitter and Instagram.",
+        "Sign up for our weekly newsletter.",
+        "Read more: Budget row deepens",
+        "© 2024 Daily Example Ltd",
+        "Copyright 2023 Example Media. All rights reserved.",
+        "We use cookies to improve your experience. Accept all cookies",
+        "Get unlimited access to our journalism with a free trial.",
+        "Comments",
+    ],
+)
+def test_footer_debris_is_removed(footer: str) -> None:
+    # Given a story ending with a footer line
+    article = _clean([*STORY, footer])
+    # Then the footer goes and every sentence of the story stays
+    assert article.paragraphs == STORY
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Advertisement", "Related: Budget row deepens", "Updated at 1:23 p.m.", "DON'T MISS"],
+)
+def test_debris_inside_the_article_is_removed(line: str) -> None:
+    assert _clean([STORY[0], line, *STORY[1:]]).paragraphs == STORY
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The company said subscription revenue rose 12% in the year to March.",
+        "Copyright holders have fought online piracy for two decades, the group said.",
+        "“We want every reader to subscribe to our newsletter,” the editor told staff.",
+        "He said on Twitter that he would stay in the job until the summer.",
+        "If you sign up for the bundle, you pay $12.99 a month instead of $18.",
+        "More than 300 people attended.",
+        "did",
+    ],
+)
+def test_real_sentences_mentioning_debris_words_stay(sentence: str) -> None:
+    # Given a real sentence that uses debris vocabulary, in the middle and at the end
+    middle = _clean([STORY[0], sentence, *STORY[1:]])
+    end = _clean([*STORY, sentence])
+    # Then it is kept in both places
+    assert middle.paragraphs == [STORY[0], sentence, *STORY[1:]]
+    assert end.paragraphs == [*STORY, sentence]
+
+
+def test_an_article_about_newsletters_keeps_its_calls_to_action() -> None:
+    paragraphs = [*STORY, "Sign up for the newsletter here and get it in your inbox."]
+    article = _clean(paragraphs, title="How to sign up for the new council newsletter")
+    assert article.paragraphs == paragraphs
+
+
+# --- repeats ---------------------------------------------------------------------
+
+
+def test_a_copied_prose_paragraph_is_dropped() -> None:
+    assert _clean([STORY[0], STORY[1], STORY[2], STORY[1]]).paragraphs == STORY
+
+
+def test_short_repeated_lines_and_repeated_runs_stay() -> None:
+    fixtures = ["Group A", "Winners meet in final match", "Group B", "Winners meet in final match"]
+    assert _clean([*STORY, *fixtures]).paragraphs == [*STORY, *fixtures]
+    menu = [
+        STORY[0],
+        "Eat within two hours of your workout, with a glass of water and fruit",
+        "Meal 1",
+    ]
+    assert _clean([*menu, *menu]).paragraphs == [*menu, *menu]
+
+
+def test_title_repeated_in_the_body_is_dropped() -> None:
+    article = _clean(
+        ["Budget passed after long debate", *STORY], title="Budget passed after long debate | Daily"
+    )
+    assert article.paragraphs == STORY
+
+
+def test_standfirst_repeated_at_the_start_of_the_body_is_dropped() -> None:
+    standfirst = "Roads and schools come first."
+    assert _clean([standfirst, *STORY], subtitle=standfirst).paragraphs == STORY
+    merged = _clean([f"{standfirst} {STORY[0]}", *STORY[1:]], subtitle=standfirst)
+    assert merged.paragraphs == STORY
+    assert merged.subtitle == standfirst
+
+
+# --- glued quotes and credits ----------------------------------------------------
+
+
+def test_glued_attribution_at_the_end_becomes_its_own_paragraph() -> None:
+    glued = '"But those agreements should be for the benefit of both sides."Vladimir Medinsky'
+    assert split_glued_quote(glued) == [
+        '"But those agreements should be for the benefit of both sides."',
+        "Vladimir Medinsky",
+    ]
+
+
+def test_glued_quote_inside_a_paragraph_gets_a_space() -> None:
+    assert split_glued_quote("“We will win,”Ms Reyes told the crowd at the rally on Sunday.") == [
+        "“We will win,” Ms Reyes told the crowd at the rally on Sunday."
+    ]
+
+
+def test_opening_quote_is_not_taken_for_a_closing_one() -> None:
+    text = 'He went home."The next day he returned," she said.'
+    assert split_glued_quote(text) == [text]
+
+
+@pytest.mark.parametrize(
+    ("line", "credits"),
+    [
+        ("(With inputs from ABC News and CNN.)", ["ABC News", "CNN"]),
+        ("(Reporting by Sam Ortiz; Editing by Lee Chan)", ["Sam Ortiz", "Lee Chan"]),
+        ("Additional reporting by Reuters, AP & AFP", ["Reuters", "AP", "AFP"]),
+    ],
+)
+def test_credit_lines_move_to_credits(line: str, credits: list[str]) -> None:
+    article = _clean([*STORY[:2], line, STORY[2]])
+    assert article.credits == credits
+    assert article.paragraphs == STORY
+
+
+def test_a_sentence_starting_like_a_credit_stays() -> None:
+    sentence = "With input from residents, the council drew up a new plan."
+    article = _clean([*STORY, sentence])
+    assert article.credits == []
+    assert article.paragraphs[-1] == sentence
+
+
+# --- language --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (STORY[0], "en"),
+        ("Le conseil municipal a adopté le budget mardi soir après un long débat.", "fr"),
+        ("Der Stadtrat hat am Dienstag nach langer Debatte den Haushalt beschlossen.", "de"),
+    ],
+)
+def test_language_is_detected_when_unknown(text: str, language: str) -> None:
+    assert _clean([text], title="").language == language
+
+
+def test_declared_language_is_normalised_not_guessed() -> None:
+    assert _clean(STORY, language="EN_gb").language == "en"
+    assert _clean(STORY, language="pt-BR").language == "pt"
+
+
+def test_too_little_text_has_no_language() -> None:
+    assert _clean(["Yes."], title="No").language is None
