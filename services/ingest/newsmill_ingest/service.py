@@ -22,6 +22,7 @@ from newsmill_ingest.intake import Intake, Recorded
 from newsmill_ingest.metrics import SAMPLE_INTERVAL_S, IngestMetrics
 from newsmill_ingest.publisher import Publisher
 from newsmill_ingest.reconciler import reconcile
+from newsmill_ingest.status import queue_depth
 from newsmill_ingest.watcher import Watcher
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState, ProcessDocument
@@ -129,7 +130,7 @@ class IngestService:
         self.metrics.sample(
             jobs=lambda: views.job_counts(self.db),
             feeds_failing=lambda: views.feeds_failing(self.db),
-            queue_depth=self.publisher.queue_depth,
+            queue_depth=lambda: queue_depth(self.publisher),
         )
 
     def report_failures(self) -> int:

@@ -33,6 +33,28 @@ def workers_online(publisher: Publisher) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
+def broker_reachable(publisher: Publisher) -> bool:
+    """True when a connection to the broker can be made."""
+    try:
+        with publisher.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:  # any failure to connect means unreachable
+        return False
+
+
+def queue_depth(publisher: Publisher) -> int | None:
+    """Messages waiting; None only when the broker is unreachable.
+
+    The queue exists once a worker or a publish has declared it: on a fresh
+    broker, asking for it fails although the broker is fine and the queue empty.
+    """
+    depth = publisher.queue_depth()
+    if depth is None and broker_reachable(publisher):
+        return 0
+    return depth
+
+
 def unacked(publisher: Publisher, settings: Settings, workers: list[str]) -> int | None:
     """Messages delivered to workers but not yet acknowledged; None when unknown.
 
@@ -75,7 +97,7 @@ def collect(settings: Settings, db: Database, publisher: Publisher | None = None
     own = publisher is None
     publisher = publisher or Publisher(settings, db)
     try:
-        depth = publisher.queue_depth()
+        depth = queue_depth(publisher)
         workers = workers_online(publisher)
         pending = unacked(publisher, settings, workers) if depth is not None else None
     finally:
@@ -183,7 +205,7 @@ def check_health(settings: Settings, db: Database, require_workers: bool) -> lis
         problems.append(f"database: {exc.__class__.__name__}")
     publisher = Publisher(settings, db)
     try:
-        if publisher.queue_depth() is None:
+        if not broker_reachable(publisher):
             problems.append("broker: unreachable")
         elif require_workers and not workers_online(publisher):
             problems.append("workers: none answered a ping")
