@@ -197,3 +197,12 @@ def test_declared_language_is_normalised_not_guessed() -> None:
 
 def test_too_little_text_has_no_language() -> None:
     assert _clean(["Yes."], title="No").language is None
+
+
+def test_cleaning_never_empties_a_body() -> None:
+    # Given an entry whose only paragraph is its standfirst, or only a sign-up line
+    only_standfirst = _clean(["Roads come first."], subtitle="Roads come first.")
+    only_call = _clean(["Subscribe to our newsletter."])
+    # Then the body keeps it rather than becoming empty
+    assert only_standfirst.paragraphs == ["Roads come first."]
+    assert only_call.paragraphs == ["Subscribe to our newsletter."]

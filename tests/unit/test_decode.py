@@ -186,3 +186,11 @@ def _gzip_of_zeros(size: int) -> bytes:
     """``size`` zero bytes as 1 MiB gzip members: cheap to build, big to inflate."""
     member = gzip.compress(b"\x00" * min(size, 1024 * 1024), compresslevel=9)
     return member * max(1, size // (1024 * 1024))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_xml_in_utf16_or_utf32_without_a_byte_order_mark(encoding: str) -> None:
+    xml = '<?xml version="1.0"?><rss version="2.0"><channel><title>Café</title></channel></rss>'
+    doc = decode(xml.encode(encoding), "feed.xml", LIMITS)
+    assert (doc.encoding, doc.format) == (encoding, "feed")
+    assert "Café" in doc.text

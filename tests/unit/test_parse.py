@@ -278,3 +278,13 @@ def test_rss_09x_feed_with_html_description() -> None:
 def test_feed_without_entries_is_refused() -> None:
     with pytest.raises(DocumentError, match="feed holds no entries"):
         _parse('<rss version="2.0"><channel><title>Empty</title></channel></rss>', "f.xml")
+
+
+def test_feed_entry_whose_content_is_its_summary_has_no_standfirst() -> None:
+    atom = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><title>E</title>'
+        "<summary>Same text.</summary><content>Same text.</content></entry></feed>"
+    )
+    (entry,) = run(atom.encode(), "f.atom", LIMITS)
+    assert isinstance(entry, Parsed)
+    assert (entry.subtitle, entry.paragraphs) == (None, ["Same text."])

@@ -44,9 +44,7 @@ def clean(article: Parsed) -> Parsed:
     )
     paragraphs = [part for p in paragraphs for part in split_glued_quote(p)]
     paragraphs, credits = extract_credits(paragraphs)
-    paragraphs = drop_boilerplate(paragraphs, title)
-    paragraphs = _drop_repeats(paragraphs, title)
-    paragraphs = _drop_standfirst(paragraphs, subtitle)
+    paragraphs = _drop_debris(paragraphs, title, subtitle)
     language = normalise_language(article.language) or detect_language(
         "\n".join([title, *paragraphs])
     )
@@ -94,6 +92,18 @@ def _normalise(texts: list[str]) -> list[str]:
     if len(fixed) != len(texts):  # ftfy turned a character reference into a line break
         return [normalise_text(t) for t in texts]
     return [" ".join(t.split()) for t in fixed]
+
+
+def _drop_debris(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
+    """Boilerplate, repeats and the repeated standfirst out; never every paragraph out.
+
+    A body that would be left empty is kept whole: an article that is only a
+    sign-up line is better stored as it is than stored with no text.
+    """
+    kept = drop_boilerplate(paragraphs, title)
+    kept = _drop_repeats(kept, title)
+    kept = _drop_standfirst(kept, subtitle)
+    return kept or paragraphs
 
 
 def _drop_repeats(paragraphs: list[str], title: str) -> list[str]:

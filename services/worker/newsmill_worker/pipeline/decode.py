@@ -41,6 +41,13 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+_XML_WITHOUT_BOM = (
+    # How XML (and so a feed) starting with "<" looks in UTF-16/32 without a byte-order mark.
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00", "utf-16-le"),
+    (b"\x00<", "utf-16-be"),
+)
 _CONTROL_BYTES = bytes(set(range(0, 9)) | {11, 12} | (set(range(14, 32)) - {27}))
 _CONTROL_TABLE = bytes.maketrans(_CONTROL_BYTES, b"\x00" * len(_CONTROL_BYTES))
 _MAX_CONTROL_SHARE = 0.05
@@ -118,6 +125,9 @@ def _to_text(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, errors="replace"), encoding
+    for start, encoding in _XML_WITHOUT_BOM:
+        if data.startswith(start):
+            return data.decode(encoding, errors="replace"), encoding
     _refuse_binary(data)
     try:
         return data.decode("utf-8"), "utf-8"

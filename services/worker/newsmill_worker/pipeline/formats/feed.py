@@ -20,6 +20,7 @@ from newsmill_worker.pipeline.errors import DocumentError
 from newsmill_worker.pipeline.formats.html import fragment_paragraphs, looks_like_html
 from newsmill_worker.pipeline.formats.text import text_paragraphs
 
+_STANDFIRST_MAX_CHARS = 300
 _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
 
 
@@ -50,8 +51,7 @@ def _outcome(entry: Any, ref: str, publisher: str | None, language: str | None) 
         return RecordError(reason="feed entry has no title", ref=ref, raw=raw)
     if not paragraphs:
         return RecordError(reason="feed entry has no content or summary", ref=ref, raw=raw)
-    summary = _plain(entry.get("summary", ""))
-    subtitle = summary if summary and entry.get("content") and len(summary) < 300 else None
+    subtitle = _standfirst(entry, paragraphs)
     return Parsed(
         title=title,
         paragraphs=paragraphs,
@@ -73,6 +73,14 @@ def _published(entry: Any) -> datetime | None:
         if parsed is not None:
             return parsed
     return parse_date(entry.get("published_parsed") or entry.get("updated_parsed"))
+
+
+def _standfirst(entry: Any, paragraphs: list[str]) -> str | None:
+    """The summary, when the entry also has full content that is more than that summary."""
+    summary = _plain(entry.get("summary", ""))
+    if not summary or not entry.get("content") or len(summary) > _STANDFIRST_MAX_CHARS:
+        return None
+    return None if " ".join(paragraphs) == summary else summary
 
 
 def _content(entry: Any) -> str:
