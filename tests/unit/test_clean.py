@@ -55,6 +55,9 @@ def test_mojibake_and_character_references_are_repaired_quotes_kept() -> None:
         "We use cookies to improve your experience. Accept all cookies",
         "Get unlimited access to our journalism with a free trial.",
         "Comments",
+        "You may also like...",
+        "Have a tip? Jo Bloggs may be reached at jo@example.org. Follow her on Twitter @jo.",
+        "Follow our full coverage of the budget at https://daily.example/budget",
     ],
 )
 def test_footer_debris_is_removed(footer: str) -> None:
@@ -91,6 +94,13 @@ def test_real_sentences_mentioning_debris_words_stay(sentence: str) -> None:
     # Then it is kept in both places
     assert middle.paragraphs == [STORY[0], sentence, *STORY[1:]]
     assert end.paragraphs == [*STORY, sentence]
+
+
+def test_headline_links_ending_an_article_are_removed_real_list_items_stay() -> None:
+    links = ["- 15 Amazing Images of Stars", "- Photos: Europa, Mysterious Icy Moon of Jupiter"]
+    items = ["- Increased spending on primary education", "- Duty cuts on capital goods"]
+    assert _clean([*STORY, *links]).paragraphs == STORY
+    assert _clean([*STORY, *items]).paragraphs == [*STORY, *items]
 
 
 def test_an_article_about_newsletters_keeps_its_calls_to_action() -> None:

@@ -29,14 +29,15 @@ _CALL_TO_ACTION = re.compile(
         |tell\s+us\s+what\s+you\s+think|if\s+you\s+(?:enjoyed|liked|value)\s+(?:this|our)
         |all\s+rights\s+reserved|get\s+access|free\s+trial|have\s+a\s+(?:news\s+)?tip
         |delivered\s+(?:straight\s+)?to\s+your|advertisement|sponsored\s+content
-    )\b""",
+    )\b|https?://\S+|\bwww\.\S+""",
     re.IGNORECASE | re.VERBOSE,
 )
 _PUBLISHER_VOICE = re.compile(r"\b(?:our|us|we)\b", re.IGNORECASE)
 _QUOTATION = re.compile(r"[\"“][^\"“”]*?\s[^\"“”]*?\s[^\"“”]*?[\"”]")
 _IMPERATIVE = re.compile(
-    r"^\W*(?:get|subscribe|sign|join|follow|download|click|listen|watch|read|share|support"
-    r"|become|register|log|tell|don't|do\s+not|play|want)\b",
+    # At the start of any sentence: "Have a tip? ... Follow her on Twitter."
+    r"(?:^|[.!?]\s+)\W*(?:get|subscribe|sign|join|follow|download|click|listen|watch|read|share"
+    r"|support|become|register|log|tell|don't|do\s+not|play|want)\b",
     re.IGNORECASE,
 )
 _COPYRIGHT = re.compile(
@@ -45,7 +46,8 @@ _COPYRIGHT = re.compile(
 )
 _LINK_LINE = re.compile(
     r"^\W*(?:related|see\s+more|read\s+more|also\s+read|read\s+also|more\s+from|more\s+on\s+this"
-    r"|recommended|you\s+may\s+also\s+like|don'?t\s+miss|most\s+read)\s*[:|»›>–—-]",
+    r"|recommended|you\s+may\s+also\s+like|don'?t\s+miss|most\s+read)"
+    r"(?:\s*[:|»›>–—-]|\s*(?:\.\.\.|…)?\s*$)",
     re.IGNORECASE,
 )
 _STAMP = re.compile(
@@ -54,6 +56,7 @@ _STAMP = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w']+")
+_LIST_ITEM = re.compile(r"^[-•*–]\s+\S")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
 _NAVIGATION_WORDS = frozenset(
     [
@@ -160,6 +163,9 @@ _STAMP_MAX_WORDS = 12
 _LABEL_MAX_WORDS = 8
 _INNER_MAX_WORDS = 60
 _TAIL_MAX_WORDS = 80
+_HEADLINE_MAX_WORDS = 15
+_HEADLINE_CAPITALS = 0.6
+"""Share of capitalised words that makes a line Title Case, as headlines are written."""
 
 
 def drop_boilerplate(paragraphs: list[str], title: str = "") -> list[str]:
@@ -185,7 +191,7 @@ def is_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
 
 def is_tail_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
     """Boilerplate in the run of paragraphs that ends an article, where footers sit."""
-    if is_boilerplate(paragraph, calls=calls):
+    if is_boilerplate(paragraph, calls=calls) or _is_headline_link(paragraph):
         return True
     if not calls or not _CALL_TO_ACTION.search(paragraph):
         return False
@@ -193,6 +199,15 @@ def is_tail_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
     if words <= _LABEL_MAX_WORDS:
         return True
     return words <= _TAIL_MAX_WORDS and _speaks_to_reader(paragraph)
+
+
+def _is_headline_link(paragraph: str) -> bool:
+    """A list item that is another story's headline: "- 15 Amazing Images of Stars"."""
+    if not _LIST_ITEM.match(paragraph) or _SENTENCE_END.search(paragraph):
+        return False
+    words = [w for w in _WORD.findall(paragraph) if not w.isdigit()]
+    capitalised = sum(w[0].isupper() for w in words)
+    return 0 < len(words) <= _HEADLINE_MAX_WORDS and capitalised >= _HEADLINE_CAPITALS * len(words)
 
 
 def _speaks_to_reader(paragraph: str) -> bool:
