@@ -208,15 +208,21 @@ def entry_record(
         "title": _plain(str(entry.get("title") or "")),
         "link": entry.get("link"),
         "author": _authors(entry),
-        "published": _iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+        "published": _iso(_date_of(entry)),
         "content": content or summary,
-        "summary": summary if content and summary != content else None,
+        "summary": summary if content and _plain(summary) not in _plain(content) else None,
         "publisher": channel.get("title") or None,
         "language": channel.get("language") or None,
     }
     if full_text:
         record[FULL_TEXT_FIELD] = True
     return {k: v for k, v in record.items() if v not in (None, "", [])}
+
+
+def _date_of(entry: Mapping[str, Any]) -> Any:
+    # Plain dict lookups: feedparser's own mapping of updated to published warns.
+    fields = dict(entry)
+    return fields.get("published_parsed") or fields.get("updated_parsed")
 
 
 def _content(entry: Mapping[str, Any]) -> str:

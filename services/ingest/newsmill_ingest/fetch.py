@@ -98,7 +98,7 @@ def forbidden_reason(address: str) -> str | None:
         ip = ip.ipv4_mapped
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
-    for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+    for kind in ("loopback", "unspecified", "link_local", "multicast", "private", "reserved"):
         if getattr(ip, f"is_{kind}"):
             return f"a {kind.replace('_', '-')} address"
     if not ip.is_global:
