@@ -102,9 +102,8 @@ def _load(text: str, limits: Limits, where: str) -> Any:
     except RecursionError:
         raise DocumentError(f"JSON nested deeper than {limits.max_depth} levels{where}") from None
     except json.JSONDecodeError as err:
-        raise DocumentError(
-            f"invalid JSON{where}: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
+        position = f"column {err.colno}" if where else f"line {err.lineno}, column {err.colno}"
+        raise DocumentError(f"invalid JSON{where}: {err.msg} ({position})") from None
     if _depth(value) > limits.max_depth:
         raise DocumentError(f"JSON nested deeper than {limits.max_depth} levels{where}")
     return value
