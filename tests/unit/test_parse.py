@@ -199,7 +199,7 @@ def test_single_object_without_body_is_a_document_error() -> None:
 
 
 def test_invalid_json_reason_says_where() -> None:
-    with pytest.raises(DocumentError, match=r"invalid JSON: Expecting value \(line 1, column 25\)"):
+    with pytest.raises(DocumentError, match=r"invalid JSON: Expecting value \(line 1, column 24\)"):
         _parse('{"title": "A", "body": }', "a.json")
 
 
