@@ -288,3 +288,27 @@ def test_feed_entry_whose_content_is_its_summary_has_no_standfirst() -> None:
     (entry,) = run(atom.encode(), "f.atom", LIMITS)
     assert isinstance(entry, Parsed)
     assert (entry.subtitle, entry.paragraphs) == (None, ["Same text."])
+
+
+def test_feed_entry_raw_is_its_own_xml() -> None:
+    rss = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>C</title>'
+        "<item><title>Caf\xe9 opens</title><description>Body.</description></item>"
+        "<item><title>Second</title><description>Body two.</description></item></channel></rss>"
+    )
+    first, second = run(rss.encode("latin-1"), "f.rss", LIMITS)
+    assert isinstance(first, Parsed) and isinstance(second, Parsed)
+    assert (
+        first.raw
+        == "<item><title>Café opens</title><description>Body.</description></item>".encode()
+    )
+    assert second.raw is not None and second.raw.startswith(b"<item><title>Second</title>")
+
+
+def test_broken_feed_entries_keep_their_fields_as_raw() -> None:
+    rss = (
+        '<rss version="2.0"><channel><item><title>A & B</title><description>x</description></item>'
+    )
+    (entry,) = run(rss.encode(), "f.rss", LIMITS)
+    assert isinstance(entry, Parsed)
+    assert json.loads(entry.raw or b"")["title"] == "A & B"

@@ -2,17 +2,21 @@
 
 feedparser gets the document as a stream (never a string it could take for a
 URL or a path) and is told the text is UTF-8, because decode already turned it
-into text whatever its XML declaration said.
+into text whatever its XML declaration said. Each entry's ``raw`` is its own
+XML element when a strict XML parse agrees with feedparser on the entries,
+else the entry's fields as JSON (feedparser also reads broken feeds).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 import feedparser
+from lxml import etree
 
 from newsmill_worker.pipeline.dates import parse_date
 from newsmill_worker.pipeline.document import Decoded, Outcome, Parsed, RecordError
@@ -21,6 +25,9 @@ from newsmill_worker.pipeline.formats.html import fragment_paragraphs, looks_lik
 from newsmill_worker.pipeline.formats.text import text_paragraphs
 
 _STANDFIRST_MAX_CHARS = 300
+_NAMESPACES = {"atom": "http://www.w3.org/2005/Atom", "rss1": "http://purl.org/rss/1.0/"}
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_ENTRY_XPATH = "//item | //atom:entry | //rss1:item"
 _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
 
 
@@ -38,13 +45,31 @@ def parse_feed(doc: Decoded) -> list[Outcome]:
     channel = parsed.feed
     publisher = channel.get("title") or None
     language = channel.get("language") or None
+    raws = _entry_bytes(doc.text, len(entries))
     return [
-        _outcome(entry, f"#entry={n}", publisher, language) for n, entry in enumerate(entries, 1)
+        _outcome(entry, f"#entry={n}", publisher, language, raw)
+        for n, (entry, raw) in enumerate(zip(entries, raws, strict=True), 1)
     ]
 
 
-def _outcome(entry: Any, ref: str, publisher: str | None, language: str | None) -> Outcome:
-    raw = json.dumps(_record(entry), ensure_ascii=False, default=str).encode("utf-8")
+def _entry_bytes(text: str, count: int) -> list[bytes | None]:
+    """Each entry's own XML, when a strict parse finds exactly the entries feedparser found."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        # The text is decoded already: its declaration's encoding no longer applies.
+        root = etree.fromstring(_XML_DECLARATION.sub("", text, count=1), parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return [None] * count
+    elements = root.xpath(_ENTRY_XPATH, namespaces=_NAMESPACES)
+    if len(elements) != count:
+        return [None] * count
+    return [etree.tostring(element, encoding="utf-8") for element in elements]
+
+
+def _outcome(
+    entry: Any, ref: str, publisher: str | None, language: str | None, raw: bytes | None
+) -> Outcome:
+    raw = raw or json.dumps(_record(entry), ensure_ascii=False, default=str).encode("utf-8")
     title = _plain(entry.get("title", ""))
     paragraphs = _paragraphs(_content(entry))
     if not title:
@@ -104,6 +129,6 @@ def _authors(entry: Any) -> list[str]:
 
 
 def _record(entry: Any) -> dict[str, Any]:
-    """The entry's own fields, as the record kept for reprocessing."""
+    """The entry's fields as JSON: the record kept when its XML could not be cut out."""
     keys = ("id", "title", "link", "author", "published", "updated", "summary", "content")
     return {key: entry[key] for key in keys if key in entry}
