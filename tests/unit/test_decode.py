@@ -194,3 +194,8 @@ def test_xml_in_utf16_or_utf32_without_a_byte_order_mark(encoding: str) -> None:
     doc = decode(xml.encode(encoding), "feed.xml", LIMITS)
     assert (doc.encoding, doc.format) == (encoding, "feed")
     assert "Café" in doc.text
+
+
+def test_a_text_quoting_an_entity_declaration_is_still_a_text() -> None:
+    text = 'XML bombs explained\n\nThey start with a line such as <!ENTITY lol "lol"> in a DOCTYPE.'
+    assert decode(text.encode(), "story.txt", LIMITS).format == "text"

@@ -32,12 +32,13 @@ _HTML_TAG_MIN = 3
 def detect_format(text: str, name: str) -> str:
     """Return ``html``, ``feed``, ``json``, ``jsonl``, ``markdown`` or ``text`` for ``text``.
 
-    Raises DocumentError for XML declaring entities (expansion bombs) and for
-    XML that is neither a feed nor a web page.
+    Raises DocumentError for markup declaring entities (expansion bombs) and
+    for XML that is neither a feed nor a web page; a text merely quoting
+    ``<!ENTITY`` is still a text.
     """
     head = text[:_HEAD].lstrip("\ufeff \t\r\n")
     suffix = PurePosixPath(name.lower()).suffix
-    if _ENTITY_DECL.search(text):
+    if head.startswith("<") and _ENTITY_DECL.search(text):
         raise DocumentError(
             "XML entity declarations (<!ENTITY) are refused: possible expansion bomb"
         )
