@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import feedparser
 import nh3
+from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -292,6 +293,15 @@ def refuse_entities(body: bytes) -> None:
         raise FeedError("XML entity declarations (<!ENTITY) are refused: possible expansion bomb")
 
 
+def feedparser_result(body: bytes, url: str, content_type: str = "") -> Any:
+    """feedparser's view of feed bytes, entity declarations refused first."""
+    refuse_entities(body)
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
+
+
 def parse_feed(
     body: bytes,
     url: str,
@@ -300,13 +310,11 @@ def parse_feed(
     max_entries: int = 10_000,
 ) -> ParsedFeed:
     """Parse feed bytes (never a URL: feedparser's own fetcher has no limits) into entries."""
-    refuse_entities(body)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
-    problem = str(parsed.get("bozo_exception") or "") if parsed.get("bozo") else None
-    if not parsed.entries and problem:
+    parsed = feedparser_result(body, url, content_type)
+    exception = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    problem = str(exception) if exception is not None else None
+    # A wrong content type or charset label is a warning; broken XML with nothing in it is not.
+    if not parsed.entries and problem and not isinstance(exception, ThingsNobodyCaresAboutButMe):
         raise FeedError(f"not a usable feed: {problem}"[:_ERROR_LENGTH])
     if not parsed.entries and not parsed.get("version"):
         raise FeedError("not an RSS or Atom feed: no channel and no entries")
