@@ -4,8 +4,10 @@ In order: repair mojibake and normalise to NFC with single spaces; split a
 quote glued to its attribution (``…both sides."Vladimir Medinsky``: the
 attribution becomes its own paragraph when it ends the paragraph, otherwise a
 space is inserted); move credit lines into ``credits``; drop boilerplate,
-paragraphs repeating the title, exact duplicate paragraphs and a standfirst
-repeated at the start of the body; detect the language when none is known.
+paragraphs repeating the title, exact copies of a prose paragraph (short
+repeated lines are structure and stay) and a standfirst repeated at the start
+of the body; detect the language when none is known. Cleaning never leaves a
+body empty.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """HTML: a whole web page through trafilatura, or an HTML fragment from a record.
 
-Pages go through trafilatura's main-content extraction in its precision mode,
-without its slower fallback extractors (the shared cleaner removes what they
-would have caught, at a fraction of the time), and with its metadata
-(title, authors, date via htmldate, site name, canonical URL).
+Pages go through trafilatura's main-content extraction in its precision mode
+and with its metadata (title, authors, date via htmldate, site name, canonical
+URL). Its slower fallback extractors (readability, jusText) only run when the
+fast path finds less text than trafilatura's own minimum; the shared cleaner
+then removes the debris precision mode lets through. A page trafilatura finds
+no article in falls back to the text of its ``<body>`` blocks.
 """
 
 from __future__ import annotations
