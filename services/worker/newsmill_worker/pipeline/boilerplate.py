@@ -196,8 +196,8 @@ def is_tail_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
     if not calls or not _CALL_TO_ACTION.search(paragraph):
         return False
     words = len(_WORD.findall(paragraph))
-    if words <= _LABEL_MAX_WORDS:
-        return True
+    if words <= _LABEL_MAX_WORDS and not _SENTENCE_END.search(paragraph):
+        return True  # a label such as "Pick Six Newsletter"; a sentence needs more evidence
     return words <= _TAIL_MAX_WORDS and _speaks_to_reader(paragraph)
 
 
