@@ -24,13 +24,25 @@ OTHER_SITE_FOOTER = (
     "Copyright 2022 Wire Desk Daily. All rights reserved. This material may not be "
     "published, broadcast, rewritten or redistributed. Follow us for more updates."
 )
-SAME_TOPIC = """Ukraine and Russia end first round of talks without agreement
-Delegations from Kyiv and Moscow left the Belarusian venue on Monday evening after five hours of negotiations, with both sides saying they would consult their capitals before meeting again.
-Ukrainian officials said their priority had been an immediate ceasefire and the withdrawal of troops, while Russian negotiators spoke of finding common ground on several points.
-Western governments meanwhile announced new sanctions on the Russian central bank and closed their airspace to Russian aircraft, as the rouble fell sharply against the dollar.
-Humanitarian groups warned that supplies of food and medicine were running low in several cities, and called for safe corridors to let civilians leave the areas under bombardment.
-A second round of talks is expected in the coming days near the Polish border, according to an adviser to the Ukrainian president.
-"""
+SAME_TOPIC = "\n".join(
+    [
+        "Ukraine and Russia end first round of talks without agreement",
+        "Delegations from Kyiv and Moscow left the Belarusian venue on Monday evening "
+        "after five hours of negotiations, with both sides saying they would consult "
+        "their capitals before meeting again.",
+        "Ukrainian officials said their priority had been an immediate ceasefire and the "
+        "withdrawal of troops, while Russian negotiators spoke of finding common ground "
+        "on several points.",
+        "Western governments meanwhile announced new sanctions on the Russian central "
+        "bank and closed their airspace to Russian aircraft, as the rouble fell sharply "
+        "against the dollar.",
+        "Humanitarian groups warned that supplies of food and medicine were running low "
+        "in several cities, and called for safe corridors to let civilians leave the "
+        "areas under bombardment.",
+        "A second round of talks is expected in the coming days near the Polish border, "
+        "according to an adviser to the Ukrainian president.",
+    ]
+)
 
 
 @pytest.fixture
@@ -55,8 +67,13 @@ def submit(db: Database, name: str, text: str) -> int:
     """Record a queued job for a document, as the ingest service does."""
     with db.session() as session:
         sha = store_blob(session, text.encode("utf-8"))
-        job = models.Job(state=JobState.QUEUED, source_kind="file", source_uri=f"/inbox/{name}", name=name,
-                         blob_sha256=sha)
+        job = models.Job(
+            state=JobState.QUEUED,
+            source_kind="file",
+            source_uri=f"/inbox/{name}",
+            name=name,
+            blob_sha256=sha,
+        )
         session.add(job)
         session.flush()
         return job.id
@@ -84,8 +101,10 @@ def without_footer(text: str) -> str:
 def with_paragraph_rewritten(text: str) -> str:
     lines = text.splitlines()
     index = next(i for i, line in enumerate(lines) if line.startswith("Addressing journalists"))
-    lines[index] = ("Speaking to reporters in the capital, the Belarusian leader said he might ask "
-                    "the Kremlin to station nuclear arms in his country again.")
+    lines[index] = (
+        "Speaking to reporters in the capital, the Belarusian leader said he might ask "
+        "the Kremlin to station nuclear arms in his country again."
+    )
     return "\n".join(lines)
 
 
@@ -94,7 +113,9 @@ def with_other_site_boilerplate(text: str) -> str:
     return "\n".join([OTHER_SITE_HEADER, lines[0], *lines[1:-4], OTHER_SITE_FOOTER])
 
 
-def test_the_same_file_twice_is_one_article_with_both_sources(db: Database, processor: Processor, seed: str) -> None:
+def test_the_same_file_twice_is_one_article_with_both_sources(
+    db: Database, processor: Processor, seed: str
+) -> None:
     # Given the same document submitted twice
     first, second = submit(db, "a.txt", seed), submit(db, "b.txt", seed)
 
@@ -145,8 +166,11 @@ def test_a_copy_of_a_duplicate_points_at_the_cluster_canonical(
 ) -> None:
     rewritten = with_paragraph_rewritten(seed)
     # The third matches the second best (same rewritten paragraph), but joins the first's cluster
-    ids = [submit(db, "a.txt", seed), submit(db, "b.txt", rewritten),
-           submit(db, "c.txt", with_other_site_boilerplate(rewritten))]
+    ids = [
+        submit(db, "a.txt", seed),
+        submit(db, "b.txt", rewritten),
+        submit(db, "c.txt", with_other_site_boilerplate(rewritten)),
+    ]
     for job_id in ids:
         processor.process(job_id)
 
@@ -177,10 +201,15 @@ def test_an_earlier_job_processed_late_becomes_the_canonical(
     assert job(db, exact).article_id == canonical.id
     assert [job(db, j).state for j in (original, near, exact)] == ["done", "duplicate", "duplicate"]
     shown = views.article(db, canonical.id)
-    assert shown is not None and {s.uri for s in shown.sources} == {"/inbox/seed.txt", "/inbox/again.txt"}
+    assert shown is not None and {s.uri for s in shown.sources} == {
+        "/inbox/seed.txt",
+        "/inbox/again.txt",
+    }
 
 
-def test_reprocessing_a_finished_job_changes_nothing(db: Database, processor: Processor, seed: str) -> None:
+def test_reprocessing_a_finished_job_changes_nothing(
+    db: Database, processor: Processor, seed: str
+) -> None:
     first, second = submit(db, "a.txt", seed), submit(db, "b.txt", with_paragraph_rewritten(seed))
     processor.process(first)
     processor.process(second)
@@ -201,12 +230,14 @@ def test_docs_list_shows_duplicate_of_and_similarity(
     runner = CliRunner()
 
     listed = runner.invoke(app, ["docs", "list", "--json", "--data-dir", str(tmp_path)], env=env)
-    canonical = runner.invoke(app, ["docs", "list", "--json", "--canonical", "--data-dir", str(tmp_path)], env=env)
+    canonical = runner.invoke(
+        app, ["docs", "list", "--json", "--canonical", "--data-dir", str(tmp_path)], env=env
+    )
 
     assert listed.exit_code == 0, listed.output
     rows = [json.loads(line) for line in listed.output.splitlines() if line.startswith("{")]
     assert rows[0]["duplicate_of"] is None and rows[1]["duplicate_of"] == rows[0]["id"]
     assert 0 < rows[1]["similarity"] < 1
-    assert [json.loads(line)["id"] for line in canonical.output.splitlines() if line.startswith("{")] == [
-        rows[0]["id"]
-    ]
+    assert [
+        json.loads(line)["id"] for line in canonical.output.splitlines() if line.startswith("{")
+    ] == [rows[0]["id"]]

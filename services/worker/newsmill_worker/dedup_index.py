@@ -57,10 +57,28 @@ def add(session: Session, article_id: int, bands: Sequence[int]) -> None:
     )
 
 
+_POSTGRES_CANDIDATES = text(
+    # A join against the bands as an array: one index probe per band, planned
+    # in a fraction of the time of a 32-way OR.
+    "SELECT d.article_id FROM dedup_bands AS d "
+    "JOIN unnest(CAST(:bands AS integer[]), CAST(:hashes AS bigint[])) AS q(band, hash) "
+    "ON d.band = q.band AND d.hash = q.hash WHERE d.article_id <> :exclude "
+    "GROUP BY d.article_id ORDER BY count(*) DESC, d.article_id LIMIT :limit"
+)
+
+
 def candidates(session: Session, bands: Sequence[int], exclude: int, limit: int) -> list[int]:
     """Articles sharing at least one band with ``bands``, most shared bands first."""
     if not bands:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        params = {
+            "bands": list(range(len(bands))),
+            "hashes": list(bands),
+            "exclude": exclude,
+            "limit": limit,
+        }
+        return list(session.execute(_POSTGRES_CANDIDATES, params).scalars())
     shared = func.count().label("shared")
     rows = session.execute(
         select(models.DedupBand.article_id, shared)
