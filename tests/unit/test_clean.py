@@ -70,7 +70,13 @@ def test_footer_debris_is_removed(footer: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Advertisement", "Related: Budget row deepens", "Updated at 1:23 p.m.", "DON'T MISS"],
+    [
+        "Advertisement",
+        "Related: Budget row deepens",
+        "Updated at 1:23 p.m.",
+        "Published: Tuesday 3 May 2024, 10:05 BST",
+        "DON'T MISS",
+    ],
 )
 def test_debris_inside_the_article_is_removed(line: str) -> None:
     assert _clean([STORY[0], line, *STORY[1:]]).paragraphs == STORY
@@ -84,6 +90,7 @@ def test_debris_inside_the_article_is_removed(line: str) -> None:
         "“We want every reader to subscribe to our newsletter,” the editor told staff.",
         "He said on Twitter that he would stay in the job until the summer.",
         "He confirmed it on Twitter.",
+        "Published in 1998, the book sold a million copies.",
         "If you sign up for the bundle, you pay $12.99 a month instead of $18.",
         "More than 300 people attended.",
         "did",

@@ -51,9 +51,13 @@ _LINK_LINE = re.compile(
     re.IGNORECASE,
 )
 _STAMP = re.compile(
-    r"^\W*(?:updated|last\s+updated|published|posted|first\s+published)\b(?:\s+(?:on|at))?"
-    r"[^.!?]{0,40}\d",
-    re.IGNORECASE,
+    r"^\W*(?:last\s+)?(?:updated|published|posted|first\s+published)\b", re.IGNORECASE
+)
+_DATE_WORDS = frozenset(
+    """on at of the am pm a m p gmt utc bst cet cest est edt pst pdt ist et pt jan january feb
+    february mar march apr april may jun june jul july aug august sep sept september oct october
+    nov november dec december mon monday tue tuesday wed wednesday thu thursday fri friday sat
+    saturday sun sunday""".split()  # noqa: SIM905 - a word list reads better as prose
 )
 _WORD = re.compile(r"[\w']+")
 _LIST_ITEM = re.compile(r"^[-•*–]\s+\S")
@@ -229,8 +233,18 @@ def _is_navigation(paragraph: str, words: list[str]) -> bool:
 
 def _is_notice(paragraph: str, words: list[str]) -> bool:
     """Copyright notices, "Related:" link lines and update stamps."""
-    if len(words) <= _STAMP_MAX_WORDS and _STAMP.search(paragraph):
+    if len(words) <= _STAMP_MAX_WORDS and _is_stamp(paragraph):
         return True
     if len(words) > _SHORT_NOTICE_WORDS:
         return False
     return bool(_COPYRIGHT.search(paragraph) or _LINK_LINE.search(paragraph))
+
+
+def _is_stamp(paragraph: str) -> bool:
+    """ "Updated at 1:23 p.m.", "Published: 3 May 2024": a verb, then only a date or time."""
+    match = _STAMP.match(paragraph)
+    if not match:
+        return False
+    rest = [w.lower() for w in _WORD.findall(paragraph[match.end() :])]
+    has_number = any(w[0].isdigit() for w in rest)
+    return has_number and all(w[0].isdigit() or w in _DATE_WORDS for w in rest)
