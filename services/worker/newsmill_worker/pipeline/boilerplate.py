@@ -41,8 +41,10 @@ _IMPERATIVE = re.compile(
     re.IGNORECASE,
 )
 _COPYRIGHT = re.compile(
-    r"^\W*(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4}|[^.]{0,80}\d{4}))|all\s+rights\s+reserved",
-    re.IGNORECASE,
+    # "© 2024 …", "Copyright 2024 …", "copyright Inexhibit 2019": a holder's capitalised
+    # name may stand before the year, a sentence ("Copyright law changed in 2004") may not.
+    r"^\W*(?:©|\([cC]\)|(?i:copyright)\s*(?:©|\([cC]\))?\s*(?:[A-Z][\w&.,'-]*\s+){0,6}\d{4})"
+    r"|(?i:all\s+rights\s+reserved)"
 )
 _LINK_LINE = re.compile(
     r"^\W*(?:related|see\s+more|read\s+more|also\s+read|read\s+also|more\s+from|more\s+on\s+this"
