@@ -190,9 +190,10 @@ def is_boilerplate(paragraph: str, *, calls: bool = True) -> bool:
         return True
     if _is_navigation(paragraph, words) or _is_notice(paragraph, words):
         return True
-    if not calls or len(words) > _INNER_MAX_WORDS or not _speaks_to_reader(paragraph):
+    if not calls or len(words) > _INNER_MAX_WORDS:
         return False
-    return len({m.lower() for m in _CALL_TO_ACTION.findall(paragraph)}) >= 2
+    calls_to_action = {m.lower() for m in _CALL_TO_ACTION.findall(paragraph)}
+    return len(calls_to_action) >= 2 and _speaks_to_reader(paragraph)
 
 
 def is_tail_boilerplate(paragraph: str, *, calls: bool = True) -> bool:

@@ -8,6 +8,7 @@ from functools import cache
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 _PRIMARY_SUBTAG = re.compile(r"^[A-Za-z]{2,3}(?=$|[-_])")
+_LETTER = re.compile(r"[^\W\d_]")
 _SAMPLE_CHARS = 2000
 _MIN_LETTERS = 20
 
@@ -21,7 +22,7 @@ def normalise_language(code: str | None) -> str | None:
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``'s language, or None when there is too little text."""
     sample = text[:_SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < _MIN_LETTERS:
+    if len(_LETTER.findall(sample)) < _MIN_LETTERS:
         return None
     language, _score = _identifier().classify(sample)
     return str(language)
