@@ -47,13 +47,15 @@ def wait_for(condition: Callable[[], T], timeout: float, interval: float = 0.05,
 class Process:
     """A newsmill command running as a real child process, with its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, module: str = "newsmill_ingest"
+    ) -> None:
         self.args = args
         self.log = log
         self._log_handle = open(log, "ab")  # noqa: SIM115 - closed in stop()
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "newsmill_ingest", *args],
+            [sys.executable, "-m", module, *args],
             env=full_env,
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,

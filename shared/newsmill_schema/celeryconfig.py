@@ -13,7 +13,7 @@ from newsmill_schema.settings import Settings
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    """Celery settings for newsmill: late acks, bounded retries, events on, JSON only."""
+    """Celery settings for newsmill: late acks, bounded retries, events on request, JSON only."""
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,
@@ -29,16 +29,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # only make redelivery quicker, the reconciler makes it certain.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "task_soft_time_limit": settings.task_soft_time_limit_s,
         "task_time_limit": settings.task_time_limit_s,
         "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
         "worker_concurrency": settings.worker_concurrency,
         "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024,
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Off by default: each event is one more broker publish per task, and
+        # Flower enables worker events itself when it connects.
+        "worker_send_task_events": settings.task_events,
+        "task_send_sent_event": settings.task_events,
         "worker_hijack_root_logger": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
     }
     return config
 

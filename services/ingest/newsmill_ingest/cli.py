@@ -18,8 +18,11 @@ from newsmill_schema.db import Database
 from newsmill_schema.logs import setup_logging
 from newsmill_schema.settings import Settings, load_settings
 
-app = typer.Typer(help="newsmill: ingest news documents into clean, deduplicated articles.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="newsmill: ingest news documents into clean, deduplicated articles.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(help="The job ledger.", no_args_is_help=True)
 docs_app = typer.Typer(help="Stored articles.", no_args_is_help=True)
@@ -33,7 +36,9 @@ err = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Embedded mode's data folder (default: NEWSMILL_DATA_DIR or ./data)."),
+    typer.Option(
+        "--data-dir", help="Embedded mode's data folder (default: NEWSMILL_DATA_DIR or ./data)."
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -87,7 +92,9 @@ def parse(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) ->
 
 
 @app.command()
-def add(paths: Annotated[list[Path], typer.Argument(exists=True)], data_dir: DataDir = None) -> None:
+def add(
+    paths: Annotated[list[Path], typer.Argument(exists=True)], data_dir: DataDir = None
+) -> None:
     """Submit files or folders now (copies them through the same intake as the inbox)."""
     from newsmill_ingest.submit import files_under, submit
 
@@ -158,8 +165,10 @@ def export(
 
 
 @app.command()
-def health(data_dir: DataDir = None,
-           workers: Annotated[bool, typer.Option(help="Also require a live worker.")] = True) -> None:
+def health(
+    data_dir: DataDir = None,
+    workers: Annotated[bool, typer.Option(help="Also require a live worker.")] = True,
+) -> None:
     """Exit non-zero when the database, the broker or (by default) the workers are unreachable."""
     from newsmill_ingest.status import check_health
 
@@ -197,8 +206,14 @@ def jobs_list(
         return
     table = Table("id", "state", "source", "article", "attempts", "error")
     for row in rows:
-        table.add_row(str(row.id), row.state, row.source_uri, str(row.article_id or ""),
-                      str(row.attempts), row.error or "")
+        table.add_row(
+            str(row.id),
+            row.state,
+            row.source_uri,
+            str(row.article_id or ""),
+            str(row.attempts),
+            row.error or "",
+        )
     console.print(table)
 
 
@@ -219,8 +234,14 @@ def docs_list(
         return
     table = Table("id", "title", "words", "language", "duplicate of", "source")
     for row in rows:
-        table.add_row(str(row.id), row.title, str(row.word_count), row.language or "",
-                      str(row.duplicate_of or ""), row.source.uri)
+        table.add_row(
+            str(row.id),
+            row.title,
+            str(row.word_count),
+            row.language or "",
+            str(row.duplicate_of or ""),
+            row.source.uri,
+        )
     console.print(table)
 
 

@@ -106,7 +106,7 @@ class FullText:
         if self._fetcher is None:
             policy = FetchPolicy.from_settings(self.settings)
             # The page fetch must end well inside the task's soft time limit.
-            deadline = min(policy.total_timeout_s, self.settings.task_soft_time_limit_s / 2)
+            deadline = min(policy.total_timeout_s, self.settings.document_time_limit_s / 2)
             self._fetcher = Fetcher(replace(policy, total_timeout_s=deadline))
         return self._fetcher
 

@@ -14,6 +14,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
+from newsmill_worker.deadline import deadline
 from newsmill_worker.fulltext import FullText
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
 from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
@@ -67,16 +68,13 @@ class Processor:
 
     def process(self, job_id: int) -> str:
         """Process a job to its final state; safe to call any number of times."""
-        try:
-            with self.db.session() as session:
-                work = store.start(session, job_id, self.settings.max_attempts)
-        except store.AttemptsExhausted:
-            log.warning("job failed: attempts exhausted", extra={"job_id": job_id})
-            return JobState.FAILED
+        with self.db.session() as session:
+            work = store.start(session, job_id, self.settings.max_attempts)
         if work is None:
             return SKIPPED
         try:
-            outcomes = self.full_text.run(work.data, work.name, self.limits)
+            with deadline(self.settings.document_time_limit_s):
+                outcomes = self.full_text.run(work.data, work.name, self.limits)
         except DocumentError as exc:
             return self.fail(job_id, exc.reason)
         except RecursionError:
@@ -104,6 +102,21 @@ class Processor:
                     "concurrent store of a related article; retrying", extra={"job_id": work.job_id}
                 )
         raise AssertionError("unreachable")
+
+    def warm_up(self) -> None:
+        """Load parsers and models now, so the first real document is not slowed by it."""
+        samples = (
+            (b"Warm up\n\nA first paragraph of text.", "warmup.txt"),
+            (
+                b"<html><body><article><h1>Warm up</h1><p>Text.</p></article></body></html>",
+                "warmup.html",
+            ),
+        )
+        for data, name in samples:
+            try:
+                pipeline.run(data, name, self.limits)
+            except DocumentError:
+                continue
 
     def fail(self, job_id: int, reason: str) -> str:
         """End a job as failed for a reason that retrying cannot fix."""

@@ -13,6 +13,7 @@ the result equals processing the jobs one by one in id order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -35,6 +36,8 @@ from newsmill_worker.pipeline.dedupe import (
     text_of,
 )
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Work:
@@ -46,10 +49,6 @@ class Work:
     source_uri: str
     data: bytes
     attempt: int
-
-
-class AttemptsExhausted(Exception):
-    """The job has been started too many times: a crash or kill loops on it."""
 
 
 def start(session: Session, job_id: int, max_attempts: int) -> Work | None:
@@ -68,7 +67,8 @@ def start(session: Session, job_id: int, max_attempts: int) -> Work | None:
     if job.attempts > max_attempts:
         reason = job.error or "worker process died or was killed while processing"
         _fail(job, f"gave up after {max_attempts} attempts: {reason}")
-        raise AttemptsExhausted(job.error)
+        log.warning("job failed: %s", job.error, extra={"job_id": job.id})
+        return None
     job.state = JobState.PROCESSING
     job.started_at = utcnow()
     blob = session.get(models.Blob, job.blob_sha256) if job.blob_sha256 else None

@@ -7,13 +7,14 @@ import os
 import random
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from sqlalchemy.exc import DBAPIError
 
 from newsmill_schema.db import Database
 from newsmill_schema.messages import PROCESS_DOCUMENT
 from newsmill_worker import metrics  # noqa: F401 - connects its task signal handlers
 from newsmill_worker.celery_app import app, settings
+from newsmill_worker.deadline import DocumentTimeout
 from newsmill_worker.processor import Processor
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ def processor() -> Processor:
     return _processor[1]
 
 
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    processor().warm_up()
+
+
 def backoff(retries: int, base: float = 1.0, cap: float = 60.0) -> float:
     """Exponential backoff with full jitter, in seconds."""
     return random.uniform(0, min(cap, base * 2**retries))
@@ -40,18 +46,21 @@ def process_document(self: Task, job_id: int, source_kind: str = "", source_uri:
     """Run the pipeline on a stored job. Arguments name the job, never carry its bytes."""
     try:
         return processor().process(job_id)
-    except SoftTimeLimitExceeded:
-        reason = f"exceeded the time limit of {settings().task_soft_time_limit_s:g}s"
-        return _retry_or_fail(self, job_id, reason)
+    except DocumentTimeout as exc:
+        return _retry_or_fail(self, job_id, exc.reason)
     except DBAPIError as exc:
         # The database is unreachable or restarting: nothing was committed, so
         # the same job can simply run again later.
-        log.warning("database error, retrying: %s", exc.__class__.__name__, extra={"job_id": job_id})
+        log.warning(
+            "database error, retrying: %s", exc.__class__.__name__, extra={"job_id": job_id}
+        )
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 
 def _retry_or_fail(task: Task, job_id: int, reason: str) -> str:
     if task.request.retries >= settings().max_attempts - 1:
-        return processor().fail(job_id, f"gave up after {settings().max_attempts} attempts: {reason}")
+        return processor().fail(
+            job_id, f"gave up after {settings().max_attempts} attempts: {reason}"
+        )
     processor().note_error(job_id, reason)
     raise task.retry(countdown=backoff(task.request.retries))

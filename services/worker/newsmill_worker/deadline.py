@@ -1,0 +1,42 @@
+"""A per-document time limit on the pipeline's CPU work.
+
+Celery's soft time limit raises wherever the task happens to be, including in
+the middle of a database round trip, which leaves the connection unusable. The
+deadline here covers only decode → parse → clean, where an interruption is
+harmless; Celery's hard limit stays as the backstop that kills a stuck process.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class DocumentTimeout(Exception):
+    """The pipeline took longer than the document time limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"exceeded the time limit of {seconds:g}s")
+        self.reason = str(self)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise DocumentTimeout in the block after ``seconds`` (main thread only; 0 = no limit)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: FrameType | None) -> None:
+        raise DocumentTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
