@@ -193,6 +193,13 @@ def test_a_bad_record_does_not_lose_its_neighbours() -> None:
     assert "no article body" in bad.reason
 
 
+def test_list_records_keep_their_own_source_text() -> None:
+    text = '[ {"title": "A",  "body": "caf\\u00e9"} ,\n  {"title":"B","body":"b"}\n]'
+    first, second = _parse(text, "a.json")
+    assert first.raw == b'{"title": "A",  "body": "caf\\u00e9"}'
+    assert second.raw == b'{"title":"B","body":"b"}'
+
+
 def test_single_object_without_body_is_a_document_error() -> None:
     with pytest.raises(DocumentError, match="no article body: expected one of body, text"):
         _parse('{"title": "only a title"}', "a.json")

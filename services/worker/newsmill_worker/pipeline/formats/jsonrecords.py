@@ -10,6 +10,7 @@ neighbours are still ingested.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,8 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
 }
 """Accepted spellings of each field, most specific first."""
 
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _CONTAINER_KEYS = ("articles", "items", "records", "entries", "stories", "documents", "data")
 _AUTHOR_SPLIT = ("; ", " and ", " & ")
 
@@ -68,7 +71,11 @@ def parse_json(doc: Decoded) -> list[Outcome]:
         raise DocumentError(f"too many records: {len(records)} > limit {doc.limits.max_records}")
     if not records:
         raise DocumentError("JSON list holds no records")
-    return [_outcome(record, f"#record={n}") for n, record in enumerate(records, start=1)]
+    sources = _element_sources(doc.text) if isinstance(value, list) else [None] * len(records)
+    return [
+        _outcome(record, f"#record={n}", source)
+        for n, (record, source) in enumerate(zip(records, sources, strict=True), start=1)
+    ]
 
 
 def parse_jsonl(doc: Decoded) -> list[Outcome]:
@@ -139,8 +146,27 @@ def _require_object(value: Any) -> dict[str, Any]:
     return value
 
 
-def _outcome(record: Any, ref: str) -> Outcome:
-    raw = json.dumps(record, ensure_ascii=False).encode("utf-8")
+def _element_sources(text: str) -> list[str | None]:
+    """The source text of each element of a top-level JSON array already known to be valid."""
+    position = _skip_space(text, text.index("[") + 1)
+    sources: list[str | None] = []
+    while text[position] != "]":
+        _, end = _DECODER.raw_decode(text, position)
+        sources.append(text[position:end])
+        position = _skip_space(text, end)
+        if text[position] == ",":
+            position = _skip_space(text, position + 1)
+    return sources
+
+
+def _skip_space(text: str, position: int) -> int:
+    match = _WHITESPACE.match(text, position)
+    return match.end() if match else position
+
+
+def _outcome(record: Any, ref: str, source: str | None = None) -> Outcome:
+    """``source`` is the record's own text when known; otherwise it is serialised again."""
+    raw = (source or json.dumps(record, ensure_ascii=False)).encode("utf-8")
     if not isinstance(record, dict):
         reason = f"record is a JSON {type(record).__name__}, not an object"
         return RecordError(reason=reason, ref=ref, raw=raw)
