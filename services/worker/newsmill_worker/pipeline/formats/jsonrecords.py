@@ -4,7 +4,8 @@ Field names vary by producer, so each article field is read from the first
 key present among its usual spellings (case-insensitive). A field holding
 markup goes through the HTML path. Records are numbered from 1 in ``ref``
 (``#record=2``, ``#line=3``); one bad record becomes a RecordError and its
-neighbours are still ingested.
+neighbours are still ingested. Each record keeps its own source text as
+``raw``; records inside a container object are serialised again instead.
 """
 
 from __future__ import annotations
