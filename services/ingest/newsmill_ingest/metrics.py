@@ -61,6 +61,7 @@ class IngestMetrics:
         )
         for state in JobState:
             self.jobs.labels(state=state.value)
+        for state in (JobState.QUEUED, JobState.FAILED):
             self.files_recorded.labels(state=state.value)
         for outcome in ("ok", "error"):
             self.feed_polls.labels(outcome=outcome)

@@ -80,4 +80,10 @@ def search(db: Database, query: str, limit: int = 20) -> list[Hit]:
         statement, params = _PG_SEARCH, {"query": query, "limit": limit}
     with db.session() as session:
         rows = session.execute(statement, params).all()
-    return [Hit(id=r.id, title=r.title, snippet=r.snippet, rank=float(r.rank)) for r in rows]
+    return [
+        Hit(id=r.id, title=r.title, snippet=_one_line(r.snippet), rank=float(r.rank)) for r in rows
+    ]
+
+
+def _one_line(snippet: str) -> str:
+    return " ".join(snippet.split())
