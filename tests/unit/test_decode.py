@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import io
 import time
 import zipfile
@@ -137,8 +138,9 @@ def test_a_large_gzip_expanding_past_the_cap_is_refused() -> None:
 
 
 def test_undecodable_bytes_never_crash() -> None:
-    # Given bytes that are valid in no single encoding (random high bytes amid text)
-    data = b"Headline\n\n" + bytes(range(0x80, 0x100)) * 3 + b" and text after."
+    # Given text damaged by a run of bytes valid in no single encoding
+    text = b"Headline\n\nA long enough paragraph of ordinary words around the damage. " * 8
+    data = text + bytes(range(0x80, 0x100)) + text
     # Then decoding still gives text, with nothing raised
     doc = decode(data, "odd.txt", LIMITS)
     assert doc.text.startswith("Headline")
@@ -199,3 +201,10 @@ def test_xml_in_utf16_or_utf32_without_a_byte_order_mark(encoding: str) -> None:
 def test_a_text_quoting_an_entity_declaration_is_still_a_text() -> None:
     text = 'XML bombs explained\n\nThey start with a line such as <!ENTITY lol "lol"> in a DOCTYPE.'
     assert decode(text.encode(), "story.txt", LIMITS).format == "text"
+
+
+def test_high_byte_noise_is_refused_as_undecodable() -> None:
+    rng = random.Random(1)
+    noise = bytes(rng.randrange(0x80, 0x100) for _ in range(2000))
+    with pytest.raises(DocumentError, match="undecodable"):
+        decode(noise, "noise.txt", LIMITS)

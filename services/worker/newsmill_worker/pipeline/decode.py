@@ -61,6 +61,10 @@ _ASCII_SHARE_FOR_CP1252 = 0.95
 """Undeclared non-UTF-8 text this ASCII is western (a stray ``£`` or ``é``): Windows-1252."""
 
 
+_ASCII_SHARE_FOR_NOISY_TEXT = 0.5
+"""Below this share of ASCII, bytes no encoding fits are noise rather than damaged text."""
+
+
 def decode(data: bytes, name: str, limits: Limits) -> Decoded:
     """Decode a document's bytes to text, or raise DocumentError saying why not."""
     _check_size(data, limits)
@@ -170,5 +174,10 @@ def _guess_encoding(data: bytes) -> str:
     ascii_share = len(sample.translate(None, _HIGH_BYTES)) / len(sample)
     if ascii_share >= _ASCII_SHARE_FOR_CP1252:
         return "cp1252"
-    best = from_bytes(data[: _SAMPLE * 8]).best()
-    return best.encoding if best else "cp1252"
+    best = from_bytes(sample).best()
+    if best is not None:
+        return str(best.encoding)
+    # Every candidate encoding reads as chaos: keep text with a few stray bytes, refuse noise.
+    if ascii_share >= _ASCII_SHARE_FOR_NOISY_TEXT:
+        return "cp1252"
+    raise DocumentError("undecodable: the bytes read as no known text encoding")
