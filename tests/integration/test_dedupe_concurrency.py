@@ -3,7 +3,9 @@ same instant: the outcome must be the one of processing the jobs in id order."""
 
 from __future__ import annotations
 
+import os
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import FINISHED_STATES, JobState, ProcessDocument
 from newsmill_schema.settings import Settings
-from tests.support import Process, job_states, wait_for
+from tests.support import REDIS_HOST, REDIS_PORT, Process, job_states, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -32,6 +34,38 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(w.output()[-3000:] for w in self.workers)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database no other test process holds: claimed in db 0 with SET NX.
+
+    Every pytest process's shared fixture starts at db 1, so concurrent test
+    runs (other suites' Celery workers) would consume this test's messages.
+    """
+    import redis
+
+    claims = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    # From the top down: the shared fixture hands out low numbers first.
+    db = next(
+        (
+            n
+            for n in range(15, 0, -1)
+            if claims.set(f"newsmill-test-db:{n}", token, nx=True, ex=900)
+        ),
+        None,
+    )
+    if db is None:
+        pytest.fail("no free Redis database to claim")
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    client.flushdb()
+    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+    client.flushdb()
+    if claims.get(f"newsmill-test-db:{db}") == token.encode():
+        claims.delete(f"newsmill-test-db:{db}")
+    client.close()
+    claims.close()
 
 
 @pytest.fixture
