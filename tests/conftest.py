@@ -6,20 +6,20 @@ the server does not answer, except under ``CI=true``, where that is a failure.
 
 from __future__ import annotations
 
-import itertools
 import os
+import random
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import REDIS_HOST, REDIS_PORT, PG_ADMIN_URL, service_answers
+from tests.support import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, service_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared"
-_redis_dbs = itertools.cycle(range(1, 16))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,15 +42,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database number of its own, flushed before and after."""
+    """A Redis database number of its own (leased in db 0, so concurrent runs never share one)."""
     import redis
 
-    db = next(_redis_dbs) if os.environ.get("PYTEST_XDIST_WORKER") is None else 1
+    registry = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
+    token = uuid.uuid4().hex
+    db = _lease_redis_db(registry, token)
     client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
     client.flushdb()
     yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
     client.flushdb()
     client.close()
+    if registry.get(_LEASE.format(db)) == token.encode():
+        registry.delete(_LEASE.format(db))
+    registry.close()
+
+
+_LEASE = "newsmill-tests:redis-db:{}"
+
+
+def _lease_redis_db(registry: object, token: str) -> int:
+    for _ in range(600):
+        for db in random.sample(range(1, 16), 15):
+            if registry.set(_LEASE.format(db), token, nx=True, ex=3600):  # type: ignore[attr-defined]
+                return db
+        time.sleep(0.5)
+    raise RuntimeError("no free Redis database number for this test")
 
 
 @pytest.fixture

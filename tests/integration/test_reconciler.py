@@ -31,7 +31,8 @@ def _job(db: Database, state: str, **fields: object) -> int:
 def test_stuck_jobs(db: Database, tmp_path) -> None:
     settings = Settings(data_dir=tmp_path, queued_timeout_s=60, processing_timeout_s=180)
     now = utcnow()
-    never_sent = _job(db, "queued")
+    never_sent = _job(db, "queued", created_at=now - timedelta(seconds=30))
+    just_recorded = _job(db, "queued")
     fresh = _job(db, "queued", enqueued_at=now - timedelta(seconds=5))
     stale = _job(db, "queued", enqueued_at=now - timedelta(seconds=120))
     running = _job(db, "processing", started_at=now - timedelta(seconds=30))
@@ -48,3 +49,4 @@ def test_stuck_jobs(db: Database, tmp_path) -> None:
     # An empty broker with stale queued jobs means their messages were lost.
     assert empty_queue == [never_sent, stale, abandoned]
     assert fresh not in empty_queue and running not in empty_queue
+    assert just_recorded not in empty_queue

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 from sqlalchemy import update
 
 from newsmill_schema import models
@@ -75,7 +76,11 @@ class Publisher:
             with self.app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1)
                 channel = connection.default_channel
-                return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+                try:
+                    return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+                except ChannelError:
+                    # No worker has declared the queue yet (a new or restarted Redis): it is empty.
+                    return 0
         except Exception:
             return None
 

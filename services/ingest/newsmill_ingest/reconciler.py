@@ -4,7 +4,7 @@ A broker message can be lost (Redis restarted without persistence, the
 filesystem broker's weak acks, a publish that failed). The job row survives, so
 on a timer the reconciler re-publishes jobs that are stuck:
 
-- ``queued`` jobs never published, or published longer ago than
+- ``queued`` jobs never published (after a short grace), or published longer ago than
   ``queued_timeout_s`` while the broker queue is empty (a non-empty queue means
   the backlog is still being worked through, not lost);
 - ``processing`` jobs started longer ago than ``processing_timeout_s`` (longer
@@ -30,6 +30,7 @@ from newsmill_schema.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+PUBLISH_GRACE_S = 10.0
 
 
 def stuck_jobs(
@@ -39,7 +40,9 @@ def stuck_jobs(
     queued_before = now - timedelta(seconds=settings.queued_timeout_s)
     started_before = now - timedelta(seconds=settings.processing_timeout_s)
     queued = models.Job.state == JobState.QUEUED
-    never_sent = models.Job.enqueued_at.is_(None)
+    # A job recorded a moment ago is about to be published by whoever recorded it.
+    recorded_before = now - timedelta(seconds=min(PUBLISH_GRACE_S, settings.queued_timeout_s))
+    never_sent = and_(models.Job.enqueued_at.is_(None), models.Job.created_at < recorded_before)
     lost_queued = (
         or_(never_sent, models.Job.enqueued_at < queued_before) if queue_empty else never_sent
     )

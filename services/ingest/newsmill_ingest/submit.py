@@ -18,6 +18,9 @@ from newsmill_schema.messages import JobState, ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
+BATCH = 200
+"""Files recorded before their jobs are published: well inside the reconciler's grace."""
+
 
 def files_under(paths: Iterable[Path]) -> list[Path]:
     """The files named, and the files inside the folders named, in a stable order."""
@@ -36,18 +39,22 @@ def submit(
     files: list[Path],
     on_each: Callable[[], object] = lambda: None,
 ) -> list[ProcessDocument]:
-    """Record a job per file, then publish the queued ones."""
-    messages = []
-    for path in files:
-        messages.append(_record(db, path, settings.max_document_bytes))
-        on_each()
-    queued = [m for m, ok in messages if ok]
+    """Record a job per file, publishing the queued ones batch by batch."""
+    messages: list[ProcessDocument] = []
     publisher = Publisher(settings, db)
     try:
-        publisher.publish(queued)
+        for start in range(0, len(files), BATCH):
+            batch = [
+                _record(db, path, settings.max_document_bytes)
+                for path in files[start : start + BATCH]
+            ]
+            publisher.publish([m for m, queued in batch if queued])
+            messages.extend(m for m, _ in batch)
+            for _ in batch:
+                on_each()
     finally:
         publisher.close()
-    return [m for m, _ in messages]
+    return messages
 
 
 def _record(db: Database, path: Path, limit: int) -> tuple[ProcessDocument, bool]:
