@@ -155,7 +155,12 @@ def export(
         with Progress(console=err, transient=output is None) as progress:
             task = progress.add_task(f"exporting {fmt}", total=total)
             written = exporting.export(
-                db, fmt, output, sys.stdout, moment, canonical,  # type: ignore[arg-type]
+                db,
+                fmt,
+                output,
+                sys.stdout,
+                moment,
+                canonical,  # type: ignore[arg-type]
                 on_batch=lambda n: progress.advance(task, n),
             )
     except exporting.ExportError as exc:
@@ -179,6 +184,36 @@ def health(
     if problems:
         raise typer.Exit(1)
     err.print("healthy")
+
+
+@app.command()
+def reprocess(
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(help="Failed job ids to run again.")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed job.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Run failed jobs again from their stored raw bytes."""
+    from newsmill_ingest.publisher import Publisher
+    from newsmill_ingest.reprocess import requeue_failed
+
+    if not failed and not job_ids:
+        err.print("name job ids or pass --failed")
+        raise typer.Exit(2)
+    settings = _settings(data_dir)
+    db = _database(settings)
+    result = requeue_failed(db, None if failed else job_ids)
+    publisher = Publisher(settings, db)
+    try:
+        publisher.publish(result.queued)
+    finally:
+        publisher.close()
+    for job_id, reason in result.refused.items():
+        err.print(f"job {job_id}: not reprocessed: {reason}")
+    err.print(f"requeued {len(result.queued)} job(s)")
+    if result.refused:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

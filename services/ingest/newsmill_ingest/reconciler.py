@@ -51,7 +51,6 @@ def stuck_jobs(
     )
     query = (
         select(models.Job.id, models.Job.source_kind, models.Job.source_uri)
-        .where(models.Job.parent_id.is_(None))
         .where(or_(and_(queued, lost_queued), lost_processing))
         .order_by(models.Job.id)
         .limit(limit)

@@ -1,0 +1,166 @@
+"""Scenario 8: hundreds of hostile and malformed files mixed with good ones."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from newsmill_schema.db import Database
+from tests.reliability.harness import Document, Stack, assert_ledger, corpus, drop, wait_settled
+
+MEMORY_LIMIT_MB = 400
+
+
+def _zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inner.txt", "0" * 20_000_000)
+    return buffer.getvalue()
+
+
+def _entity_bomb(i: int) -> bytes:
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "{"a" * 50}">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        f"<rss><channel><item><title>bomb {i} &c;</title></item></channel></rss>"
+    ).encode()
+
+
+def hostile_corpus(rng: random.Random) -> dict[str, tuple[bytes, str]]:
+    """name → (content, a word its failure reason must contain)."""
+    gzip_bomb = gzip.compress(b"\0" * 30_000_000)
+    zip_bomb = _zip_bomb()
+    nested_html = (
+        b"<html><body>" + b"<div>" * 100_000 + b"x" + b"</div>" * 100_000 + b"</body></html>"
+    )
+    makers: list[tuple[str, int, Callable[[int], bytes], str]] = [
+        ("random-{}.txt", 150, lambda i: bytes(rng.getrandbits(8) for _ in range(3000)), "binary"),
+        (
+            "latin-noise-{}.txt",
+            80,
+            lambda i: bytes(rng.randrange(0x80, 0x100) for _ in range(2000)),
+            "decod",
+        ),
+        (
+            "nul-{}.txt",
+            50,
+            lambda i: b"Title\x00\n\nBody with \x00 bytes " + str(i).encode(),
+            "binary",
+        ),
+        ("empty-{}.txt", 50, lambda i: b"", "empty"),
+        ("blank-{}.md", 20, lambda i: b" \n\t\n  " * (i + 1), "no text"),
+        ("gzip-bomb-{}.txt", 10, lambda i: gzip_bomb, "gzip"),
+        ("zip-bomb-{}.html", 10, lambda i: zip_bomb, "zip"),
+        ("nested-{}.html", 3, lambda i: nested_html, "nested"),
+        ("nested-{}.json", 20, lambda i: b"[" * 10_000 + b"]" * 10_000, "nested"),
+        ("entities-{}.xml", 20, _entity_bomb, "ENTITY"),
+        ("bad..dots-{}.txt", 20, lambda i: b"", "empty"),
+        ("with space {}.txt", 20, lambda i: b"\x00\x01\x02" * 100, "binary"),
+        ("ünïcødé-{}.txt", 20, lambda i: b"", "empty"),
+        ("new\nline-{}.txt", 20, lambda i: b"", "empty"),
+    ]
+    files: dict[str, tuple[bytes, str]] = {}
+    for pattern, count, make, reason in makers:
+        for i in range(count):
+            files[pattern.format(i)] = (make(i), reason)
+    return files
+
+
+class PeakMemory:
+    """Samples the resident size of process trees until stopped."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            for pid in self.pids:
+                try:
+                    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+                    for proc in procs:
+                        self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
+                except psutil.NoSuchProcess:
+                    continue
+
+
+def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.env_extra.update(
+        {
+            "NEWSMILL_MAX_DECOMPRESSED_BYTES": str(5_000_000),
+            "NEWSMILL_MAX_DOCUMENT_BYTES": str(20_000_000),
+            "NEWSMILL_WORKER_MAX_MEMORY_MB": str(MEMORY_LIMIT_MB),
+        }
+    )
+    stack.start()
+    assert stack.ingest is not None and stack.worker is not None
+    db = Database(stack.database_url)
+    rng = random.Random(8)
+    hostile = hostile_corpus(rng)
+    good = corpus(100, seed=81)
+    outside = tmp_path / "outside-secret.txt"
+    outside.write_text("Secret\n\nnot for the inbox")
+
+    with PeakMemory([stack.ingest.popen.pid, stack.worker.popen.pid]) as memory:
+        # Given bad files of every kind, a 100 MB file and symlinks out of the inbox, among good ones
+        staging = stack.data / "hostile"
+        staging.mkdir()
+        for name, (data, _) in hostile.items():
+            (staging / name).write_bytes(data)
+        with open(staging / "huge.txt", "wb") as handle:
+            handle.truncate(100 * 2**20)
+        for i in range(20):
+            (staging / f"link-{i}.txt").symlink_to(outside)
+        expected = {
+            **{n: r for n, (_, r) in hostile.items()},
+            "huge.txt": "too large",
+            **{f"link-{i}.txt": "symbolic link" for i in range(20)},
+        }
+        drop(stack.inbox, good)
+        for name in expected:
+            os.replace(staging / name, stack.inbox / name)
+
+        wait_settled(db, set(expected) | {d.name for d in good}, timeout=300, stack=stack)
+
+    # Then every bad file failed for its own reason, with an .error.json beside it
+    assert len(expected) >= 500
+    failed_dir = stack.data / "failed"
+    wrong = {}
+    for name, word in expected.items():
+        report_path = failed_dir / f"{name}.error.json"
+        report = json.loads(report_path.read_text()) if report_path.exists() else {}
+        if word.lower() not in (report.get("reason") or "").lower():
+            wrong[name] = report.get("reason")
+    assert not wrong, f"{len(wrong)} files without the expected reason: {list(wrong.items())[:8]}"
+    # and every good one is stored, once
+    assert_ledger(
+        db,
+        [*good, *(Document(n, "", b"") for n in expected)],
+        stack.data / "work",
+        failed=set(expected),
+    )
+    assert outside.read_text() == "Secret\n\nnot for the inbox"
+    # and no process died or outgrew its memory limit
+    assert stack.ingest.alive and stack.worker.alive
+    assert memory.peak_mb < MEMORY_LIMIT_MB, f"peak RSS {memory.peak_mb:.0f} MB"
