@@ -26,7 +26,7 @@ test: install  ## Unit, integration and end-to-end tests (Redis/Postgres tests s
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-reliability: install  ## The long fault-injection scenarios
-	$(BIN)/pytest tests/reliability --run-slow $(PYTEST_ARGS)
+	NEWSMILL_RELIABILITY_SCALE=5 $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check shared services tests
