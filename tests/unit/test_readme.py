@@ -23,7 +23,8 @@ def test_every_setting_is_documented_and_every_documented_variable_exists() -> N
 def test_every_newsmill_command_in_the_readme_exists() -> None:
     group = typer.main.get_command(app)
     commands = set(group.commands)  # type: ignore[attr-defined]
-    in_code = re.findall(r"^\s*(?:\.venv/bin/)?newsmill ([a-z]+)", README, flags=re.MULTILINE)
+    blocks = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", README, flags=re.DOTALL))
+    in_code = re.findall(r"^\s*(?:\.venv/bin/)?newsmill ([a-z]+)", blocks, flags=re.MULTILINE)
     in_text = re.findall(r"`newsmill ([a-z]+)", README)
     used = set(in_code) | set(in_text)
     assert len(used) > 10
