@@ -39,8 +39,8 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path / "pg")
+def own_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
     server.init()
     yield server
     server.destroy()

@@ -8,12 +8,14 @@ left claimed but unrecorded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,11 +106,13 @@ class RedisServer:
 class PostgresServer:
     """A Postgres cluster of the test's own (initdb in a temp folder), restartable."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         self.port = free_port()
+        # Outside pytest's tmp_path: its parents are private to root, and Postgres runs as postgres.
+        workdir = Path(tempfile.mkdtemp(prefix="newsmill-pg-"))
+        self.workdir = workdir
         self.data = workdir / "pgdata"
         self.log = workdir / "postgres.log"
-        workdir.mkdir(parents=True, exist_ok=True)
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(workdir, "postgres")
@@ -144,10 +148,9 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @dataclass
