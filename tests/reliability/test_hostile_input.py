@@ -16,6 +16,7 @@ import psutil
 
 from newsmill_schema.db import Database
 from tests.reliability.harness import Document, Stack, assert_ledger, corpus, drop, wait_settled
+from tests.support import wait_for
 
 MEMORY_LIMIT_MB = 400
 
@@ -146,6 +147,11 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
     # Then every bad file failed for its own reason, with an .error.json beside it
     assert len(expected) >= 500
     failed_dir = stack.data / "failed"
+    wait_for(
+        lambda: all((failed_dir / f"{name}.error.json").exists() for name in expected),
+        60,
+        what="the failed folder's reports",
+    )
     wrong = {}
     for name, word in expected.items():
         report_path = failed_dir / f"{name}.error.json"

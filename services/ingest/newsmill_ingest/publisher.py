@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from celery import Celery
 from kombu.exceptions import ChannelError
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from newsmill_schema import models
 from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
@@ -66,6 +66,13 @@ class Publisher:
         if not job_ids:
             return
         with self.db.session() as session:
+            # Lock in id order, as workers do, so stamping never deadlocks with them.
+            session.execute(
+                select(models.Job.id)
+                .where(models.Job.id.in_(job_ids))
+                .order_by(models.Job.id)
+                .with_for_update()
+            ).all()
             session.execute(
                 update(models.Job).where(models.Job.id.in_(job_ids)).values(enqueued_at=utcnow())
             )
