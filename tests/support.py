@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -32,7 +33,9 @@ def service_answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait_for(condition: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "") -> T:
+def wait_for(
+    condition: Callable[[], T], timeout: float, interval: float = 0.05, what: str = ""
+) -> T:
     """Poll ``condition`` until it returns something truthy, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -82,23 +85,21 @@ class Process:
         return self.popen.returncode if self.popen.returncode is not None else -9
 
     def kill_group(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait()
 
     def _kill_leftovers(self) -> None:
         # Worker children must never outlive a test.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def job_states(db: Database) -> dict[str, int]:
     with db.session() as session:
-        rows = session.execute(select(models.Job.state, func.count()).group_by(models.Job.state)).all()
+        rows = session.execute(
+            select(models.Job.state, func.count()).group_by(models.Job.state)
+        ).all()
     return {state: count for state, count in rows}
 
 

@@ -86,12 +86,18 @@ class Settings(BaseSettings):
         description="Estimated Jaccard similarity (of word shingles) at or above which an article "
         "is a near-duplicate; see the README's deduplication measurements.",
     )
-    dedup_shingle_size: int = Field(5, ge=1, description="Words per shingle for near-duplicate detection.")
+    dedup_shingle_size: int = Field(
+        5, ge=1, description="Words per shingle for near-duplicate detection."
+    )
     dedup_num_perm: int = Field(
-        128, ge=16, description="MinHash signature length; the LSH banding is derived from it and the threshold."
+        128,
+        ge=16,
+        description="MinHash signature length; the LSH banding is derived from it and the threshold.",
     )
     dedup_max_candidates: int = Field(
-        20, ge=1, description="Near-duplicate candidates verified per article, most shared bands first."
+        20,
+        ge=1,
+        description="Near-duplicate candidates verified per article, most shared bands first.",
     )
 
     log_format: Literal["auto", "json", "text"] = Field(
@@ -102,10 +108,12 @@ class Settings(BaseSettings):
         0, description="Prometheus endpoint port of the ingest service; 0 = off."
     )
     worker_metrics_port: int = Field(
-        0, description="Prometheus endpoint port of each `newsmill worker` (all its processes); 0 = off."
+        0,
+        description="Prometheus endpoint port of each `newsmill worker` (all its processes); 0 = off.",
     )
     metrics_address: str = Field(
-        "0.0.0.0", description="Address the metrics endpoints listen on (127.0.0.1 keeps them local)."
+        "0.0.0.0",
+        description="Address the metrics endpoints listen on (127.0.0.1 keeps them local).",
     )
     allow_private_addresses: bool = Field(
         False,
@@ -115,7 +123,9 @@ class Settings(BaseSettings):
     feeds_file: Path | None = Field(
         None, description="TOML or YAML list of feeds the ingest service registers at start."
     )
-    feed_default_interval_s: int = Field(900, description="Poll interval of a feed added without one.")
+    feed_default_interval_s: int = Field(
+        900, description="Poll interval of a feed added without one."
+    )
     feed_min_interval_s: int = Field(
         60, description="No feed is polled more often than this, whatever it asks for."
     )
@@ -125,19 +135,26 @@ class Settings(BaseSettings):
     feed_jitter: float = Field(
         0.1, description="Each delay is stretched or shrunk by up to this fraction (spreads load)."
     )
-    feed_backoff_base_s: float = Field(60.0, description="Delay after a feed's first failure; doubles.")
+    feed_backoff_base_s: float = Field(
+        60.0, description="Delay after a feed's first failure; doubles."
+    )
     feed_backoff_cap_s: float = Field(
         86_400.0, description="Longest delay between polls of a failing feed (never disabled)."
     )
-    feed_check_interval_s: float = Field(1.0, description="How often the service looks for due feeds.")
+    feed_check_interval_s: float = Field(
+        1.0, description="How often the service looks for due feeds."
+    )
     feed_fetch_concurrency: int = Field(4, description="Feeds fetched at the same time.")
     feed_connect_timeout_s: float = Field(10.0, description="Connect timeout of feed/page fetches.")
-    feed_read_timeout_s: float = Field(20.0, description="Longest wait for the next bytes of a body.")
+    feed_read_timeout_s: float = Field(
+        20.0, description="Longest wait for the next bytes of a body."
+    )
     feed_total_timeout_s: float = Field(
         30.0, description="Whole-fetch deadline: a slow-drip server is cut off after this."
     )
     feed_max_bytes: int = Field(
-        10 * 1024 * 1024, description="Feed or page bodies larger than this (decompressed) are refused."
+        10 * 1024 * 1024,
+        description="Feed or page bodies larger than this (decompressed) are refused.",
     )
     feed_max_redirects: int = Field(5, description="Redirect hops followed (each one re-checked).")
     feed_user_agent: str = Field(

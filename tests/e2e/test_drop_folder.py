@@ -43,8 +43,13 @@ class Stack:
 
 
 def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    return {"NEWSMILL_DATA_DIR": str(data_dir), "NEWSMILL_LOG_FORMAT": "text",
-            "NEWSMILL_RESCAN_INTERVAL_S": "2", "NEWSMILL_SETTLE_SECONDS": "0.5", **extra}
+    return {
+        "NEWSMILL_DATA_DIR": str(data_dir),
+        "NEWSMILL_LOG_FORMAT": "text",
+        "NEWSMILL_RESCAN_INTERVAL_S": "2",
+        "NEWSMILL_SETTLE_SECONDS": "0.5",
+        **extra,
+    }
 
 
 def _start(args: list[str], env: dict[str, str], tmp_path: Path, name: str) -> Process:
@@ -96,7 +101,8 @@ def _exercise(stack: Stack, seed_path: Path, tmp_path: Path) -> None:
     _drop(seed_path, stack.inbox)
     job = wait_for(
         lambda: (j := jobs_by_name(stack.db).get(seed_path.name)) and j.state == "done" and j,
-        DEADLINE_S, what="the seed's job to finish",
+        DEADLINE_S,
+        what="the seed's job to finish",
     )
     elapsed = time.monotonic() - started
     # then one article with the seed's first line as title exists, within 5 seconds
@@ -109,8 +115,11 @@ def _exercise(stack: Stack, seed_path: Path, tmp_path: Path) -> None:
 
     # When the same file is dropped again, it ends as a duplicate and no second row
     _drop(seed_path, stack.inbox)
-    wait_for(lambda: sum(1 for j in _all_jobs(stack) if j.state == "duplicate") == 1,
-             DEADLINE_S, what="the duplicate job")
+    wait_for(
+        lambda: sum(1 for j in _all_jobs(stack) if j.state == "duplicate") == 1,
+        DEADLINE_S,
+        what="the duplicate job",
+    )
     assert article_count(stack.db) == 1
 
     # When a zero-byte file and a binary file are dropped
@@ -120,7 +129,9 @@ def _exercise(stack: Stack, seed_path: Path, tmp_path: Path) -> None:
     _drop(tmp_path / "image.txt", stack.inbox)
     # then each lands in the failed folder with an .error.json saying why
     for name, reason in (("empty.txt", "empty"), ("image.txt", "binary")):
-        report = wait_for(lambda n=name: _report(stack.failed, n), DEADLINE_S, what=f"{name}.error.json")
+        report = wait_for(
+            lambda n=name: _report(stack.failed, n), DEADLINE_S, what=f"{name}.error.json"
+        )
         assert reason in report["reason"], report
         assert (stack.failed / name).exists()
     # and the services keep running

@@ -56,22 +56,37 @@ def ops(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Ops]:
     data = tmp_path / "data"
     ports = {"ingest": _free_port(), "worker": _free_port(), "flower": _free_port()}
     env = {
-        "NEWSMILL_DATA_DIR": str(data), "NEWSMILL_DATABASE_URL": pg_url,
-        "NEWSMILL_BROKER_URL": redis_url, "NEWSMILL_LOG_FORMAT": "text",
-        "NEWSMILL_SETTLE_SECONDS": "0.5", "NEWSMILL_METRICS_ADDRESS": "127.0.0.1",
+        "NEWSMILL_DATA_DIR": str(data),
+        "NEWSMILL_DATABASE_URL": pg_url,
+        "NEWSMILL_BROKER_URL": redis_url,
+        "NEWSMILL_LOG_FORMAT": "text",
+        "NEWSMILL_SETTLE_SECONDS": "0.5",
+        "NEWSMILL_METRICS_ADDRESS": "127.0.0.1",
         # Another test run sharing this Redis database may take a message: re-publish soon.
-        "NEWSMILL_QUEUED_TIMEOUT_S": "5", "NEWSMILL_RECONCILE_INTERVAL_S": "1",
+        "NEWSMILL_QUEUED_TIMEOUT_S": "5",
+        "NEWSMILL_RECONCILE_INTERVAL_S": "1",
         "NEWSMILL_METRICS_PORT": str(ports["ingest"]),
         "NEWSMILL_WORKER_METRICS_PORT": str(ports["worker"]),
     }
     Database(pg_url).upgrade()
     flower_log = open(tmp_path / "flower.log", "ab")  # noqa: SIM115 - closed below
     flower = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "newsmill_worker", "flower",
-         f"--port={ports['flower']}", "--address=127.0.0.1", "--persistent=True",
-         f"--db={tmp_path / 'flower.db'}"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "newsmill_worker",
+            "flower",
+            f"--port={ports['flower']}",
+            "--address=127.0.0.1",
+            "--persistent=True",
+            f"--db={tmp_path / 'flower.db'}",
+        ],
         env={**os.environ, **env, "FLOWER_BASIC_AUTH": ":".join(AUTH)},
-        stdout=flower_log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=flower_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     worker = Process(["worker"], env, tmp_path / "worker.log")
     ingest = Process(["ingest"], env, tmp_path / "ingest.log")
@@ -81,9 +96,17 @@ def ops(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Ops]:
         wait_for(lambda: "ready" in worker.output(), 60, what="the worker")
         wait_for(lambda: _get(f"{flower_url}/healthcheck") == 200, 30, what="Flower")
         wait_for(lambda: settings.inbox_dir and settings.inbox_dir.is_dir(), 30, what="the inbox")
-        yield Ops(settings, Database(pg_url), env, ingest, worker, flower,
-                  f"http://127.0.0.1:{ports['ingest']}/metrics",
-                  f"http://127.0.0.1:{ports['worker']}/metrics", flower_url)
+        yield Ops(
+            settings,
+            Database(pg_url),
+            env,
+            ingest,
+            worker,
+            flower,
+            f"http://127.0.0.1:{ports['ingest']}/metrics",
+            f"http://127.0.0.1:{ports['worker']}/metrics",
+            flower_url,
+        )
     finally:
         for process in (ingest, worker):
             process.stop()
@@ -123,8 +146,11 @@ def _drop(inbox: Path, name: str, text: str) -> None:
 def test_operating_a_running_stack(ops: Ops) -> None:
     assert ops.settings.inbox_dir
     # Given a quiet stack, the ingest endpoint reports nothing seen yet
-    wait_for(lambda: _metric(ops.ingest_metrics, "newsmill_up", dependency="broker") == 1, 20,
-             what="the ingest metrics endpoint")
+    wait_for(
+        lambda: _metric(ops.ingest_metrics, "newsmill_up", dependency="broker") == 1,
+        20,
+        what="the ingest metrics endpoint",
+    )
     assert _metric(ops.ingest_metrics, "newsmill_files_seen_total") == 0
     assert _metric(ops.worker_metrics, "newsmill_documents_processed_total", outcome="done") is None
 
@@ -132,16 +158,20 @@ def test_operating_a_running_stack(ops: Ops) -> None:
     for name, text in DOCUMENTS.items():
         _drop(ops.settings.inbox_dir, name, text)
     _drop(ops.settings.inbox_dir, "copy.txt", DOCUMENTS["story-0.txt"])
-    wait_for(lambda: job_states(ops.db) == {"done": 4, "duplicate": 1}, 30,
-             what="every job to finish")
+    wait_for(
+        lambda: job_states(ops.db) == {"done": 4, "duplicate": 1}, 30, what="every job to finish"
+    )
 
     # Then the counters move on both endpoints
     assert _metric(ops.ingest_metrics, "newsmill_files_seen_total") == 5
     assert _metric(ops.ingest_metrics, "newsmill_files_recorded_total", state="queued") == 5
     republished = _metric(ops.ingest_metrics, "newsmill_reconciler_republished_total")
     assert republished is not None
-    wait_for(lambda: _metric(ops.ingest_metrics, "newsmill_jobs", state="done") == 4, 15,
-             what="the sampled job gauge")
+    wait_for(
+        lambda: _metric(ops.ingest_metrics, "newsmill_jobs", state="done") == 4,
+        15,
+        what="the sampled job gauge",
+    )
     assert _metric(ops.ingest_metrics, "newsmill_up", dependency="database") == 1
     # (the worker's figures are summed over its prefork children)
     worker = ops.worker_metrics
@@ -165,15 +195,19 @@ def test_operating_a_running_stack(ops: Ops) -> None:
     # and Celery's own inspect tool reaches the worker by its node name
     stats = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "newsmill_worker", "inspect", "stats", "--json"],
-        env={**os.environ, **ops.env}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **ops.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert stats.returncode == 0, stats.stderr
     assert "newsmill@" in stats.stdout
     assert '"newsmill.process_document":' in stats.stdout.replace("'", '"')
 
     # and every worker log line about a document names its job
-    lines = [line for line in ops.worker.output().splitlines()
-             if "newsmill.process_document[" in line]
+    lines = [
+        line for line in ops.worker.output().splitlines() if "newsmill.process_document[" in line
+    ]
     assert len(lines) >= 10, ops.worker.output()[-2000:]  # received + succeeded, per task
     assert all("[job " in line for line in lines), lines
 
@@ -181,7 +215,10 @@ def test_operating_a_running_stack(ops: Ops) -> None:
 def _flower_tasks(url: str, names: set[str]) -> list[dict] | None:
     """Flower's finished tasks about our files, once there is one for each of them."""
     response = httpx.get(f"{url}/api/tasks", auth=AUTH, timeout=5)
-    tasks = [t for t in response.json().values()
-             if t.get("state") == "SUCCESS" and any(f"inbox/{n}'" in t["kwargs"] for n in names)]
+    tasks = [
+        t
+        for t in response.json().values()
+        if t.get("state") == "SUCCESS" and any(f"inbox/{n}'" in t["kwargs"] for n in names)
+    ]
     seen = {n for n in names for t in tasks if f"inbox/{n}'" in t["kwargs"]}
     return tasks if seen == names else None

@@ -29,12 +29,18 @@ def _add(db: Database, n: int, duplicate_of: int | None = None) -> int:
         session.add(job)
         session.flush()
         article = models.Article(
-            job_id=job.id, title=f"Title {n}",
-            body=f"Body, of \"article\" {n}.\n\nSecond paragraph.",
-            authors=[f"Author {n}", "Desk"], credits=[], word_count=7, content_hash=f"{n:064d}",
-            duplicate_of=duplicate_of, similarity=0.9 if duplicate_of else None,
+            job_id=job.id,
+            title=f"Title {n}",
+            body=f'Body, of "article" {n}.\n\nSecond paragraph.',
+            authors=[f"Author {n}", "Desk"],
+            credits=[],
+            word_count=7,
+            content_hash=f"{n:064d}",
+            duplicate_of=duplicate_of,
+            similarity=0.9 if duplicate_of else None,
             published_at=datetime(2024, 1, 1, 12, tzinfo=UTC) + timedelta(days=n),
-            source_kind="file", source_uri=job.source_uri,
+            source_kind="file",
+            source_uri=job.source_uri,
         )
         session.add(article)
         session.flush()
@@ -138,8 +144,11 @@ def test_export_command_writes_the_file(db: Database, tmp_path: Path) -> None:
     # A real `newsmill export`: the file holds one line per canonical article
     target = tmp_path / "out.jsonl"
     env = {"NEWSMILL_DATABASE_URL": db.url, "NEWSMILL_DATA_DIR": str(tmp_path)}
-    process = Process(["export", "--format", "jsonl", "--canonical", "--output", str(target)],
-                      env, tmp_path / "export.log")
+    process = Process(
+        ["export", "--format", "jsonl", "--canonical", "--output", str(target)],
+        env,
+        tmp_path / "export.log",
+    )
     assert process.popen.wait(timeout=60) == 0, process.output()
     process.stop()
     assert len(target.read_text(encoding="utf-8").splitlines()) == COUNT - len(NEAR_DUPLICATES)

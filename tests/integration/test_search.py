@@ -26,8 +26,12 @@ def _add(db: Database, title: str, body: str) -> int:
         session.add(job)
         session.flush()
         article = models.Article(
-            job_id=job.id, title=title, body=body, content_hash=title.ljust(64, "x")[:64],
-            source_kind="file", source_uri=job.source_uri,
+            job_id=job.id,
+            title=title,
+            body=body,
+            content_hash=title.ljust(64, "x")[:64],
+            source_kind="file",
+            source_uri=job.source_uri,
         )
         session.add(article)
         session.flush()
@@ -73,7 +77,8 @@ def test_the_index_follows_updates_and_new_rows(db: Database, ids: dict[str, int
     target = ids["Chancellor plans budget"]
     with db.session() as session:
         session.execute(
-            update(models.Article).where(models.Article.id == target)
+            update(models.Article)
+            .where(models.Article.id == target)
             .values(body="The minister announced new railway investment.")
         )
     assert search(db, "taxes") == []
@@ -114,9 +119,11 @@ def test_fts5_query_quotes_every_word() -> None:
 
 def test_docs_search_command_prints_hits(db: Database, ids: dict[str, int], tmp_path: Path) -> None:
     # A real `newsmill docs search` against the same database
-    process = Process(["docs", "search", "voters", "--json"],
-                      {"NEWSMILL_DATABASE_URL": db.url, "NEWSMILL_DATA_DIR": str(tmp_path)},
-                      tmp_path / "search.log")
+    process = Process(
+        ["docs", "search", "voters", "--json"],
+        {"NEWSMILL_DATABASE_URL": db.url, "NEWSMILL_DATA_DIR": str(tmp_path)},
+        tmp_path / "search.log",
+    )
     assert process.popen.wait(timeout=60) == 0, process.output()
     process.stop()
     assert f'"id": {ids["Elections called"]}' in process.output()

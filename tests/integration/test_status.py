@@ -20,12 +20,23 @@ from newsmill_schema.settings import Settings
 from tests.support import Process, wait_for
 
 
-def _job(db: Database, state: str, kind: str = "file", error: str | None = None,
-         finished_ago_s: float | None = None) -> int:
+def _job(
+    db: Database,
+    state: str,
+    kind: str = "file",
+    error: str | None = None,
+    finished_ago_s: float | None = None,
+) -> int:
     finished = utcnow() - timedelta(seconds=finished_ago_s) if finished_ago_s is not None else None
     with db.session() as session:
-        job = models.Job(state=state, source_kind=kind, source_uri=f"inbox/{state}-{kind}",
-                         name=state, error=error, finished_at=finished)
+        job = models.Job(
+            state=state,
+            source_kind=kind,
+            source_uri=f"inbox/{state}-{kind}",
+            name=state,
+            error=error,
+            finished_at=finished,
+        )
         session.add(job)
         session.flush()
         return job.id
@@ -50,14 +61,17 @@ def test_status_counts_jobs_by_state_and_source_throughput_and_failures(
     _job(db, "done", kind="record", finished_ago_s=10)
     failed = _job(db, "failed", error="binary file: not text", finished_ago_s=600)
     with db.session() as session:
-        session.add(models.Feed(url="https://example.org/rss", consecutive_errors=3,
-                                last_error="HTTP 503"))
+        session.add(
+            models.Feed(url="https://example.org/rss", consecutive_errors=3, last_error="HTTP 503")
+        )
     # When status is collected
     report = collect(settings, db)
     # Then it shows the ledger per state and per source
     assert report["jobs"] == {"queued": 1, "done": 2, "failed": 1}
-    assert report["jobs_by_source"] == {"file": {"queued": 1, "done": 1, "failed": 1},
-                                        "record": {"done": 1}}
+    assert report["jobs_by_source"] == {
+        "file": {"queued": 1, "done": 1, "failed": 1},
+        "record": {"done": 1},
+    }
     assert report["finished_last_minute"] == 2
     assert report["latest_failures"] == [
         {"job_id": failed, "source_uri": "inbox/failed-file", "error": "binary file: not text"}
@@ -114,8 +128,12 @@ def _health(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[int, str]:
 def test_health_follows_the_database_the_broker_and_the_workers(
     pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    env = {"NEWSMILL_DATABASE_URL": pg_url, "NEWSMILL_BROKER_URL": redis_url,
-           "NEWSMILL_DATA_DIR": str(tmp_path / "data"), "NEWSMILL_LOG_FORMAT": "text"}
+    env = {
+        "NEWSMILL_DATABASE_URL": pg_url,
+        "NEWSMILL_BROKER_URL": redis_url,
+        "NEWSMILL_DATA_DIR": str(tmp_path / "data"),
+        "NEWSMILL_LOG_FORMAT": "text",
+    }
     Database(pg_url).upgrade()
     # Given a running worker, health is 0
     worker = Process(["worker"], env, tmp_path / "worker.log")
@@ -124,8 +142,10 @@ def test_health_follows_the_database_the_broker_and_the_workers(
         code, output = _health(env, tmp_path)
         assert code == 0, output
         # With a wrong database URL, health is non-zero and says why
-        code, output = _health({**env, "NEWSMILL_DATABASE_URL":
-                                "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"}, tmp_path)
+        code, output = _health(
+            {**env, "NEWSMILL_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"},
+            tmp_path,
+        )
         assert code != 0
         assert "database" in output
     finally:
@@ -137,7 +157,8 @@ def test_health_follows_the_database_the_broker_and_the_workers(
     code, output = _health(env, tmp_path, "--no-workers")
     assert code == 0, output
     # With the broker unreachable, health is non-zero
-    code, output = _health({**env, "NEWSMILL_BROKER_URL": "redis://127.0.0.1:1/0"}, tmp_path,
-                           "--no-workers")
+    code, output = _health(
+        {**env, "NEWSMILL_BROKER_URL": "redis://127.0.0.1:1/0"}, tmp_path, "--no-workers"
+    )
     assert code != 0
     assert "broker" in output

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import random
 import io
+import random
 import time
 import zipfile
 

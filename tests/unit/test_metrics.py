@@ -23,8 +23,9 @@ def test_files_taken_count_seen_files_and_their_recorded_states() -> None:
 
 def test_sample_sets_job_gauges_and_reachability() -> None:
     metrics = IngestMetrics()
-    metrics.sample(jobs=lambda: {"done": 5, "queued": 2}, feeds_failing=lambda: 1,
-                   queue_depth=lambda: 9)
+    metrics.sample(
+        jobs=lambda: {"done": 5, "queued": 2}, feeds_failing=lambda: 1, queue_depth=lambda: 9
+    )
     assert _value(metrics.registry, "newsmill_jobs", state="done") == 5
     assert _value(metrics.registry, "newsmill_jobs", state="failed") == 0
     assert _value(metrics.registry, "newsmill_feeds_failing") == 1

@@ -156,11 +156,11 @@ def export(
             task = progress.add_task(f"exporting {fmt}", total=total)
             written = exporting.export(
                 db,
-                fmt,
+                fmt,  # type: ignore[arg-type]
                 output,
                 sys.stdout,
                 moment,
-                canonical,  # type: ignore[arg-type]
+                canonical,
                 on_batch=lambda n: progress.advance(task, n),
             )
     except exporting.ExportError as exc:

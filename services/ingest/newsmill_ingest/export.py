@@ -28,9 +28,24 @@ BATCH = 500
 
 _A = models.Article
 COLUMNS = (
-    _A.id, _A.title, _A.subtitle, _A.body, _A.authors, _A.published_at, _A.language,
-    _A.publisher, _A.url, _A.credits, _A.word_count, _A.content_hash, _A.duplicate_of,
-    _A.similarity, _A.source_kind, _A.source_uri, _A.ingested_at, _A.processed_at,
+    _A.id,
+    _A.title,
+    _A.subtitle,
+    _A.body,
+    _A.authors,
+    _A.published_at,
+    _A.language,
+    _A.publisher,
+    _A.url,
+    _A.credits,
+    _A.word_count,
+    _A.content_hash,
+    _A.duplicate_of,
+    _A.similarity,
+    _A.source_kind,
+    _A.source_uri,
+    _A.ingested_at,
+    _A.processed_at,
 )
 FIELDS = tuple(column.key for column in COLUMNS)
 _LISTS = ("authors", "credits")
@@ -58,8 +73,9 @@ def count(db: Database, since: datetime | None = None, canonical: bool = False) 
         return int(session.scalar(query) or 0)
 
 
-def batches(db: Database, since: datetime | None = None, canonical: bool = False,
-            size: int = BATCH) -> Iterator[list[Row]]:
+def batches(
+    db: Database, since: datetime | None = None, canonical: bool = False, size: int = BATCH
+) -> Iterator[list[Row]]:
     """Articles in id order, ``size`` at a time, as plain dicts."""
     query = _query(since, canonical).order_by(_A.id).execution_options(yield_per=size)
     with db.session() as session:
@@ -133,9 +149,15 @@ class ParquetWriter:
         timestamp = pa.timestamp("us", tz="UTC")
         strings = pa.list_(pa.string())
         types = {
-            "id": pa.int64(), "word_count": pa.int64(), "duplicate_of": pa.int64(),
-            "similarity": pa.float64(), "authors": strings, "credits": strings,
-            "published_at": timestamp, "ingested_at": timestamp, "processed_at": timestamp,
+            "id": pa.int64(),
+            "word_count": pa.int64(),
+            "duplicate_of": pa.int64(),
+            "similarity": pa.float64(),
+            "authors": strings,
+            "credits": strings,
+            "published_at": timestamp,
+            "ingested_at": timestamp,
+            "processed_at": timestamp,
         }
         self.schema = pa.schema([(name, types.get(name, pa.string())) for name in FIELDS])
         self.writer = pq.ParquetWriter(str(path), self.schema)
@@ -176,9 +198,15 @@ def _open_writer(fmt: Format, output: Path | None, stdout: IO[str]) -> Iterator[
         partial.unlink(missing_ok=True)
 
 
-def export(db: Database, fmt: Format, output: Path | None, stdout: IO[str],
-           since: datetime | None = None, canonical: bool = False,
-           on_batch: Callable[[int], object] = lambda _: None) -> int:
+def export(
+    db: Database,
+    fmt: Format,
+    output: Path | None,
+    stdout: IO[str],
+    since: datetime | None = None,
+    canonical: bool = False,
+    on_batch: Callable[[int], object] = lambda _: None,
+) -> int:
     """Write the selected articles in ``fmt`` to ``output`` (or ``stdout``); returns how many."""
     written = 0
     with _open_writer(fmt, output, stdout) as writer:

@@ -690,7 +690,7 @@ class FeedPoller:
                     .values(next_poll_at=now + self.lease)
                     .execution_options(synchronize_session=False)
                 )
-                if taken.rowcount == 1:
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
                     claimed.append(
                         FeedTarget(feed.id, feed.url, feed.etag, feed.last_modified, feed.full_text)
                     )

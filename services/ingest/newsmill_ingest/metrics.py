@@ -39,7 +39,9 @@ class IngestMetrics:
         r = self.registry
         self.files_seen = Counter("newsmill_files_seen", "Inbox files taken in.", registry=r)
         self.files_recorded = Counter(
-            "newsmill_files_recorded", "Files recorded, by the job state they got.", ["state"],
+            "newsmill_files_recorded",
+            "Files recorded, by the job state they got.",
+            ["state"],
             registry=r,
         )
         self.republished = Counter(
@@ -56,7 +58,9 @@ class IngestMetrics:
             "newsmill_queue_depth", "Messages waiting in the broker (-1: unknown).", registry=r
         )
         self.up = Gauge(
-            "newsmill_up", "1 when the dependency answered the last sample.", ["dependency"],
+            "newsmill_up",
+            "1 when the dependency answered the last sample.",
+            ["dependency"],
             registry=r,
         )
         for state in JobState:
@@ -86,8 +90,12 @@ class IngestMetrics:
     def set_up(self, dependency: str, up: bool) -> None:
         self.up.labels(dependency=dependency).set(1 if up else 0)
 
-    def sample(self, jobs: Callable[[], Mapping[str, int]], feeds_failing: Callable[[], int],
-               queue_depth: Callable[[], int | None]) -> None:
+    def sample(
+        self,
+        jobs: Callable[[], Mapping[str, int]],
+        feeds_failing: Callable[[], int],
+        queue_depth: Callable[[], int | None],
+    ) -> None:
         """Refresh the gauges; an unreachable dependency is reported, never raised."""
         try:
             self.set_jobs(jobs())

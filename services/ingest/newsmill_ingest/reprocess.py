@@ -37,7 +37,7 @@ def requeue_failed(db: Database, job_ids: Sequence[int] | None = None) -> Reproc
             result.queued.append(
                 ProcessDocument(
                     job_id=job_id,
-                    source_kind=jobs[job_id].source_kind,  # type: ignore[arg-type]
+                    source_kind=jobs[job_id].source_kind,
                     source_uri=jobs[job_id].source_uri,
                 )
             )

@@ -166,18 +166,32 @@ def _known(value: int | None) -> str:
 
 
 def _feeds_table(feeds: list[dict[str, Any]]) -> Table:
-    table = Table("feed", "health", "last success", "errors", "last error", "entries",
-                  title="feeds", title_justify="left")
+    table = Table(
+        "feed",
+        "health",
+        "last success",
+        "errors",
+        "last error",
+        "entries",
+        title="feeds",
+        title_justify="left",
+    )
     for feed in feeds:
         health = Text("ok", style="green") if feed["healthy"] else Text("failing", style="red")
-        table.add_row(feed["title"] or feed["url"], health, feed["last_success_at"] or "never",
-                      str(feed["consecutive_errors"]), feed["last_error"] or "",
-                      str(feed["entries_seen"]))
+        table.add_row(
+            feed["title"] or feed["url"],
+            health,
+            feed["last_success_at"] or "never",
+            str(feed["consecutive_errors"]),
+            feed["last_error"] or "",
+            str(feed["entries_seen"]),
+        )
     return table
 
 
-def watch(settings: Settings, db: Database, console: Console, interval: float,
-          count: int = 0) -> None:
+def watch(
+    settings: Settings, db: Database, console: Console, interval: float, count: int = 0
+) -> None:
     """Redraw the status every ``interval`` seconds; ``count`` refreshes, or until Ctrl-C."""
     publisher = Publisher(settings, db)
     refreshes = 0

@@ -105,7 +105,7 @@ def article(db: Database, article_id: int) -> Article | None:
             .where(models.ArticleSource.article_id == article_id)
             .order_by(models.ArticleSource.id)
         ).scalars()
-        return to_article(row, [Source(kind=s.kind, uri=s.uri) for s in sources])  # type: ignore[arg-type]
+        return to_article(row, [Source(kind=s.kind, uri=s.uri) for s in sources])
 
 
 def to_article(row: models.Article, sources: list[Source]) -> Article:
@@ -124,7 +124,7 @@ def to_article(row: models.Article, sources: list[Source]) -> Article:
         content_hash=row.content_hash,
         duplicate_of=row.duplicate_of,
         similarity=row.similarity,
-        source=Source(kind=row.source_kind, uri=row.source_uri),  # type: ignore[arg-type]
+        source=Source(kind=row.source_kind, uri=row.source_uri),
         sources=sources,
         ingested_at=row.ingested_at,
         processed_at=row.processed_at,
@@ -150,9 +150,7 @@ def finished_since(db: Database, since: datetime) -> int:
     with db.session() as session:
         return int(
             session.scalar(
-                select(func.count())
-                .select_from(models.Job)
-                .where(models.Job.finished_at >= since)
+                select(func.count()).select_from(models.Job).where(models.Job.finished_at >= since)
             )
             or 0
         )

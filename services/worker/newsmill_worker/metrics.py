@@ -118,8 +118,11 @@ def serve(settings: Settings, directory: str) -> None:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=directory)
     start_http_server(settings.worker_metrics_port, settings.metrics_address, registry=registry)
-    log.info("worker metrics on http://%s:%d/metrics",
-             settings.metrics_address, settings.worker_metrics_port)
+    log.info(
+        "worker metrics on http://%s:%d/metrics",
+        settings.metrics_address,
+        settings.worker_metrics_port,
+    )
 
 
 @signals.worker_init.connect
@@ -152,8 +155,9 @@ def _on_task_prerun(task_id: str, task: Any, args: Any = None, **_: Any) -> None
 
 
 @signals.task_postrun.connect
-def _on_task_postrun(task_id: str, task: Any, retval: Any = None, state: str | None = None,
-                     **_: Any) -> None:
+def _on_task_postrun(
+    task_id: str, task: Any, retval: Any = None, state: str | None = None, **_: Any
+) -> None:
     if task.name != PROCESS_DOCUMENT:
         return
     bind_job(None)
