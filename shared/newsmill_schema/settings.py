@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     worker_max_memory_mb: int = Field(
         400, description="A worker process above this resident size is replaced after its task."
     )
+    worker_memory_limit_mb: int = Field(
+        1536,
+        description="Hard address-space limit of each worker process; a document needing more fails (0 = none).",
+    )
     worker_max_tasks_per_child: int = Field(
         10_000,
         description="Tasks before a worker process is recycled (a new one reloads the language "

@@ -56,6 +56,26 @@ def _retryable(exc: DBAPIError) -> bool:
     )
 
 
+def warm_up(limits: Limits) -> None:
+    """Load parsers and models now, so the first real document is not slowed by it.
+
+    Called in the worker's main process before the pool forks: the children
+    then share the loaded models instead of each loading its own copy.
+    """
+    samples = (
+        (b"Warm up\n\nA first paragraph of text.", "warmup.txt"),
+        (
+            b"<html><body><article><h1>Warm up</h1><p>Text.</p></article></body></html>",
+            "warmup.html",
+        ),
+    )
+    for data, name in samples:
+        try:
+            pipeline.run(data, name, limits)
+        except DocumentError:
+            continue
+
+
 class Processor:
     """Processes jobs against one database with one set of limits."""
 
@@ -102,21 +122,6 @@ class Processor:
                     "concurrent store of a related article; retrying", extra={"job_id": work.job_id}
                 )
         raise AssertionError("unreachable")
-
-    def warm_up(self) -> None:
-        """Load parsers and models now, so the first real document is not slowed by it."""
-        samples = (
-            (b"Warm up\n\nA first paragraph of text.", "warmup.txt"),
-            (
-                b"<html><body><article><h1>Warm up</h1><p>Text.</p></article></body></html>",
-                "warmup.html",
-            ),
-        )
-        for data, name in samples:
-            try:
-                pipeline.run(data, name, self.limits)
-            except DocumentError:
-                continue
 
     def fail(self, job_id: int, reason: str) -> str:
         """End a job as failed for a reason that retrying cannot fix."""

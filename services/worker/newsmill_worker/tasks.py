@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import resource
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from sqlalchemy.exc import DBAPIError
 
 from newsmill_schema.db import Database
@@ -15,7 +16,7 @@ from newsmill_schema.messages import PROCESS_DOCUMENT
 from newsmill_worker import metrics  # noqa: F401 - connects its task signal handlers
 from newsmill_worker.celery_app import app, settings
 from newsmill_worker.deadline import DocumentTimeout
-from newsmill_worker.processor import Processor
+from newsmill_worker.processor import Processor, limits_from, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,19 @@ def processor() -> Processor:
     return _processor[1]
 
 
-@worker_process_init.connect
+@worker_init.connect
 def _warm_up(**_: object) -> None:
-    processor().warm_up()
+    warm_up(limits_from(settings()))
+
+
+@worker_process_init.connect
+def _limit_memory(**_: object) -> None:
+    # A hard address-space cap per pool process: a document that would take
+    # more fails with MemoryError instead of taking the machine down.
+    limit_mb = settings().worker_memory_limit_mb
+    if limit_mb > 0:
+        limit = limit_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def backoff(retries: int, base: float = 1.0, cap: float = 60.0) -> float:
