@@ -244,7 +244,7 @@ def corpus(count: int, seed: int = 7) -> list[Document]:
     docs = []
     for i in range(count):
         paragraphs = bodies[i % len(bodies)]
-        title = f"Dispatch {i:05d}: {paragraphs[0][:80]}"
+        title = f"Dispatch {i:05d}: {' '.join(paragraphs[0].split()[:12])}"
         text = "\n\n".join([title, *paragraphs[1:], f"Filed under reference {i} of run {seed}."])
         docs.append(Document(name=f"doc-{i:05d}.txt", title=title, data=text.encode("utf-8")))
     return docs
@@ -341,7 +341,9 @@ def assert_ledger(
         count = session.scalar(select(func.count()).select_from(models.Article))
     expected = {d.title for d in docs if d.name not in failed}
     assert count == len(expected), f"{count} article rows for {len(expected)} expected"
-    assert set(titles) == expected
+    assert set(titles) == expected, (
+        f"unexpected titles: {sorted(set(titles) - expected)[:3]}, missing: {sorted(expected - set(titles))[:3]}"
+    )
     leftovers = [p.name for p in work_dir.iterdir()] if work_dir.exists() else []
     assert leftovers == [], f"claimed but unrecorded files: {leftovers[:5]}"
 
