@@ -107,6 +107,12 @@ class IngestService:
                 self._backoff,
             )
             stop.wait(self._backoff)
+        except Exception:
+            # A bug or an unexpected filesystem error must not stop the service:
+            # files stay in the inbox or work folder and the next rescan retries them.
+            self._backoff = min(MAX_BACKOFF_S, max(0.5, self._backoff * 2))
+            log.exception("ingest step failed; retrying in %.1fs", self._backoff)
+            stop.wait(self._backoff)
 
     def take(self, paths: list[Path]) -> list[Recorded]:
         """Claim, record and publish inbox files."""
