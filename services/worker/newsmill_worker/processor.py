@@ -14,7 +14,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
-from newsmill_worker.deadline import deadline
+from newsmill_worker.deadline import DocumentTimeout, deadline
 from newsmill_worker.fulltext import FullText
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
 from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
@@ -101,6 +101,14 @@ class Processor:
             return self.fail(job_id, "document nested too deeply to parse")
         except MemoryError:
             return self.fail(job_id, "document exceeded the worker's memory limit")
+        except DocumentTimeout:
+            raise
+        except Exception as exc:
+            # A parser bug on this one document: record it (reprocess once fixed), keep serving.
+            log.exception("pipeline error", extra={"job_id": job_id})
+            return self.fail(
+                job_id, f"internal error while parsing: {exc.__class__.__name__}: {exc}"
+            )
         prints: list[str | Fingerprint] = [
             fingerprint(o, self.dedup) if isinstance(o, Parsed) else "" for o in outcomes
         ]
