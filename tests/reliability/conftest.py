@@ -15,7 +15,9 @@ SCALE = int(os.environ.get("NEWSMILL_RELIABILITY_SCALE", "1"))
 """Multiplies document counts; ``make test-reliability`` runs the long versions."""
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Before the root conftest's hook, which skips marked tests when a server is absent.
     for item in items:
         if "tests/reliability" in str(item.fspath):
             item.add_marker(pytest.mark.redis)
