@@ -77,9 +77,9 @@ class Sizes:
     growth_large: int
 
 
-# Sized so that `make bench` ends within 15 minutes on two cores at ~40 documents/s.
+# Sized so that `make bench` ends within 15 minutes on two busy cores (~25 documents/s).
 FULL = Sizes(
-    files=8_000,
+    files=5_000,
     embedded_files=2_500,
     latency_drops=200,
     waiting_files=100_000,
@@ -745,29 +745,34 @@ def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         "load_before": list(os.getloadavg()),
     }
 
-    step("stack: ingest + worker (concurrency 2) on Redis + Postgres")
+    loads: dict[str, float] = {}
+    # The bare loop runs right before the stack, so both meet the same background load.
+    loads["bare"] = step("bare loop: intake + Processor in one process, same files, Postgres")
+    with pg_database("newsmill_bench_bare") as url:
+        bare = measure_bare(workdir / "bare", url, corpus)
+    loads["stack"] = step("stack: ingest + worker (concurrency 2) on Redis + Postgres")
     with (
         pg_database("newsmill_bench_stack") as url,
         distributed_stack(workdir / "stack", url) as stack,
     ):
         stack_run = measure_throughput(stack, corpus)
-        step("latency: single drops into the idle stack")
+        loads["latency"] = step("latency: single drops into the idle stack")
         latencies = measure_latency(stack, probes)
-    step("bare loop: intake + Processor in one process, same files, Postgres")
-    with pg_database("newsmill_bench_bare") as url:
-        bare = measure_bare(workdir / "bare", url, corpus)
-    step(f"embedded: newsmill up on SQLite ({sizes.embedded_files} files)")
+    loads["embedded"] = step(f"embedded: newsmill up on SQLite ({sizes.embedded_files} files)")
     with embedded_stack(workdir / "embedded") as stack:
         embedded = measure_throughput(stack, corpus[: sizes.embedded_files])
-    step(f"memory: ingest starting with {sizes.waiting_files} files waiting")
+    loads["waiting"] = step(f"memory: ingest starting with {sizes.waiting_files} files waiting")
     with pg_database("newsmill_bench_waiting") as url:
         waiting = measure_waiting(
             workdir / "waiting", url, corpus, sizes.waiting_files, sizes.waiting_window_s
         )
-    step(f"growth: {sizes.growth_files} files, {sizes.growth_small} vs {sizes.growth_large} stored")
+    loads["growth"] = step(
+        f"growth: {sizes.growth_files} files, {sizes.growth_small} vs {sizes.growth_large} stored"
+    )
     with pg_database("newsmill_bench_growth") as url:
         growth = measure_growth(workdir / "growth", url, stories, sizes)
 
+    figures["load_at_phase_start"] = loads
     figures |= report_figures(stack_run, bare, embedded, latencies, waiting, growth)
     figures["load_after"] = list(os.getloadavg())
     return figures
@@ -838,8 +843,11 @@ def render(figures: dict[str, Any]) -> Table:
     return table
 
 
-def step(message: str) -> None:
-    console.print(f"[bold]» {message}[/]  (load {os.getloadavg()[0]:.2f})")
+def step(message: str) -> float:
+    """Announce a phase; returns the 1-minute load average it starts under."""
+    load = round(os.getloadavg()[0], 2)
+    console.print(f"[bold]» {message}[/]  (load {load:.2f})")
+    return load
 
 
 def main(argv: list[str] | None = None) -> int:
