@@ -76,15 +76,7 @@ def _taken_by_another(session: Session, content_hash: str, article_id: int) -> b
 
 
 def _rewrite(article: models.Article, parsed: Parsed, content_hash: str) -> None:
-    article.title = parsed.title
-    article.subtitle = parsed.subtitle
-    article.body = parsed.body
-    article.authors = parsed.authors
-    article.published_at = parsed.published_at
-    article.language = parsed.language
-    article.publisher = parsed.publisher
-    article.url = parsed.url
-    article.credits = parsed.credits
-    article.word_count = parsed.word_count
+    for name, value in parsed.article_fields().items():
+        setattr(article, name, value)
     article.content_hash = content_hash
     article.processed_at = utcnow()

@@ -17,20 +17,7 @@ from newsmill_worker.processor import limits_from
 
 def to_article(parsed: Parsed, source: Source) -> Article:
     """The Article a parsed document would be stored as."""
-    return Article(
-        title=parsed.title,
-        subtitle=parsed.subtitle,
-        body=parsed.body,
-        authors=parsed.authors,
-        published_at=parsed.published_at,
-        language=parsed.language,
-        publisher=parsed.publisher,
-        url=parsed.url,
-        credits=parsed.credits,
-        word_count=parsed.word_count,
-        content_hash=content_hash(parsed),
-        source=source,
-    )
+    return Article(**parsed.article_fields(), content_hash=content_hash(parsed), source=source)
 
 
 def parse_file(path: Path, settings: Settings, out: TextIO, err: Console) -> int:

@@ -218,16 +218,7 @@ def _insert_article(
 ) -> models.Article:
     article = models.Article(
         job_id=job.id,
-        title=parsed.title,
-        subtitle=parsed.subtitle,
-        body=parsed.body,
-        authors=parsed.authors,
-        published_at=parsed.published_at,
-        language=parsed.language,
-        publisher=parsed.publisher,
-        url=parsed.url,
-        credits=parsed.credits,
-        word_count=parsed.word_count,
+        **parsed.article_fields(),
         content_hash=fp.content_hash,
         source_kind=job.source_kind,
         source_uri=job.source_uri,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,21 @@ class Parsed:
     @property
     def body(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+    def article_fields(self) -> dict[str, Any]:
+        """The fields an Article (and an ``articles`` row) takes from this parse."""
+        return {
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "body": self.body,
+            "authors": self.authors,
+            "published_at": self.published_at,
+            "language": self.language,
+            "publisher": self.publisher,
+            "url": self.url,
+            "credits": self.credits,
+            "word_count": self.word_count,
+        }
 
     @property
     def word_count(self) -> int:
