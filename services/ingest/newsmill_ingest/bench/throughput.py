@@ -60,6 +60,9 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # Keys Celery and kombu leave in the broker database; anything else is someone else's.
 _BROKER_KEYS = ("newsmill", "_kombu.", "unacked")
+SPACED_GAP_S = 1.0
+"""Gap of the second latency series: drops a second apart, as from an occasional producer."""
+
 console = Console(stderr=True)
 
 
@@ -70,6 +73,7 @@ class Sizes:
     files: int
     embedded_files: int
     latency_drops: int
+    spaced_drops: int
     waiting_files: int
     waiting_window_s: float
     growth_files: int
@@ -82,6 +86,7 @@ FULL = Sizes(
     files=5_000,
     embedded_files=2_500,
     latency_drops=200,
+    spaced_drops=30,
     waiting_files=100_000,
     waiting_window_s=15.0,
     growth_files=2_000,
@@ -92,6 +97,7 @@ QUICK = Sizes(
     files=600,
     embedded_files=300,
     latency_drops=20,
+    spaced_drops=5,
     waiting_files=5_000,
     waiting_window_s=5.0,
     growth_files=300,
@@ -499,14 +505,19 @@ def measure_throughput(stack: Stack, corpus: list[Path]) -> Throughput:
     return Throughput(len(corpus), finished - landed, states(db), rss)
 
 
-def measure_latency(stack: Stack, corpus: list[Path]) -> list[float]:
-    """Drop files one at a time into the idle stack; ms until each job is committed finished."""
-    staging = link_copies(corpus, stack.root / "staging-latency")
+def measure_latency(stack: Stack, corpus: list[Path], gap_s: float = 0.0) -> list[float]:
+    """Drop files one at a time into the idle stack; ms until each job is committed finished.
+
+    Each file lands as soon as the previous one is committed, or ``gap_s``
+    seconds later: a gap lets the ingest service's own last claim age out.
+    """
+    staging = link_copies(corpus, stack.root / f"staging-latency-{gap_s:g}")
     db = stack.db
     with db.session() as session:
         last_id = int(session.scalar(select(func.max(models.Job.id))) or 0)
     latencies = []
     for path in staging:
+        time.sleep(gap_s)  # the drop pattern under test, not a wait for a condition
         started = time.perf_counter()
         os.replace(path, stack.inbox / path.name)
         last_id = wait_until(
@@ -738,6 +749,7 @@ def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     stories = bbc_stories()
     corpus = write_corpus(stories, workdir / "corpus", sizes.files)
     probes = write_corpus(stories, workdir / "corpus-latency", sizes.latency_drops, first_copy=9000)
+    spaced = write_corpus(stories, workdir / "corpus-spaced", sizes.spaced_drops, first_copy=9500)
     figures: dict[str, Any] = {
         "cores": os.cpu_count(),
         **server_versions(),
@@ -758,6 +770,7 @@ def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         stack_run = measure_throughput(stack, corpus)
         loads["latency"] = step("latency: single drops into the idle stack")
         latencies = measure_latency(stack, probes)
+        spaced_latencies = measure_latency(stack, spaced, gap_s=SPACED_GAP_S)
     loads["embedded"] = step(f"embedded: newsmill up on SQLite ({sizes.embedded_files} files)")
     with embedded_stack(workdir / "embedded") as stack:
         embedded = measure_throughput(stack, corpus[: sizes.embedded_files])
@@ -774,6 +787,8 @@ def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
 
     figures["load_at_phase_start"] = loads
     figures |= report_figures(stack_run, bare, embedded, latencies, waiting, growth)
+    figures["latency_spaced_p50_ms"] = round(statistics.median(spaced_latencies), 1)
+    figures["latency_spaced_p99_ms"] = round(percentile(spaced_latencies, 0.99), 1)
     figures["load_after"] = list(os.getloadavg())
     return figures
 
