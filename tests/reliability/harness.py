@@ -217,9 +217,11 @@ class Stack:
             if process is not None:
                 process.stop()
 
-    def worker_children(self) -> list[psutil.Process]:
+    def pool_processes(self) -> list[psutil.Process]:
+        """The worker's prefork pool (below the supervisor and Celery's main process)."""
         assert self.worker is not None
-        return psutil.Process(self.worker.popen.pid).children(recursive=True)
+        celery_main = psutil.Process(self.worker.popen.pid).children()
+        return [p for main in celery_main for p in main.children()]
 
     def logs(self) -> str:
         return "\n".join(

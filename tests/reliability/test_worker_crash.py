@@ -28,7 +28,7 @@ def test_killed_pool_processes_lose_and_double_nothing(stack: Stack) -> None:
     # When pool processes are SIGKILLed several times while they work
     for round_ in range(1, 4):
         wait_progress(db, round_ * len(docs) // 5, timeout=120)
-        for child in stack.worker_children()[:1]:
+        for child in stack.pool_processes()[:1]:
             child.send_signal(signal.SIGKILL)
 
     # Then every document still ends as exactly one article

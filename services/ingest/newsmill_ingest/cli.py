@@ -73,12 +73,25 @@ def ingest(data_dir: DataDir = None) -> None:
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def worker(ctx: typer.Context, data_dir: DataDir = None) -> None:
+def worker(
+    ctx: typer.Context,
+    data_dir: DataDir = None,
+    supervise: Annotated[
+        bool,
+        typer.Option(help="Restart the Celery worker if it dies (off: run it in this process)."),
+    ] = True,
+) -> None:
     """Start a Celery worker (extra options go to `celery worker`)."""
+    settings = _settings(data_dir)
+    if supervise:
+        from newsmill_worker.supervisor import supervise as run_supervised
+
+        here = ["--data-dir", str(data_dir)] if data_dir else []
+        command = [sys.executable, "-m", "newsmill_ingest", "worker", "--no-supervise", *here]
+        raise typer.Exit(run_supervised([*command, *ctx.args]))
     from newsmill_worker.celery_app import configure
     from newsmill_worker.worker import start_worker
 
-    settings = _settings(data_dir)
     start_worker(configure(settings), settings, list(ctx.args))
 
 
