@@ -297,12 +297,20 @@ def wait_until(
 
 
 class RssSampler:
-    """Samples the resident size of process trees in a thread and keeps each process's peak."""
+    """Samples the memory of process trees in a thread and keeps each process's peak.
+
+    RSS counts pages a pool process shares with the parent it was forked from;
+    USS (unique set size, read less often because it costs more) does not.
+    """
+
+    USS_EVERY = 10
+    """Samples between two USS readings."""
 
     def __init__(self, roots: dict[str, int], interval: float = 0.1) -> None:
         self.roots = roots
         self.interval = interval
         self.peaks: dict[str, dict[int, int]] = {label: {} for label in roots}
+        self.uss_peaks: dict[str, dict[int, int]] = {label: {} for label in roots}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -315,12 +323,14 @@ class RssSampler:
         self._thread.join()
 
     def _run(self) -> None:
+        tick = 0
         while not self._stop.is_set():
             for label, pid in self.roots.items():
-                self._sample(label, pid)
+                self._sample(label, pid, with_uss=tick % self.USS_EVERY == 0)
+            tick += 1
             self._stop.wait(self.interval)
 
-    def _sample(self, label: str, pid: int) -> None:
+    def _sample(self, label: str, pid: int, with_uss: bool) -> None:
         try:
             root = psutil.Process(pid)
             tree = [root, *root.children(recursive=True)]
@@ -328,18 +338,28 @@ class RssSampler:
             return
         for process in tree:
             try:
-                rss = process.memory_info().rss
-            except psutil.NoSuchProcess:
+                _raise(self.peaks[label], process.pid, process.memory_info().rss)
+                if with_uss:
+                    _raise(self.uss_peaks[label], process.pid, process.memory_full_info().uss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            peaks = self.peaks[label]
-            peaks[process.pid] = max(peaks.get(process.pid, 0), rss)
 
     def peak_mb(self, label: str) -> float:
         """The largest single process of a tree, in MB."""
         return round(max(self.peaks[label].values(), default=0) / 2**20, 1)
 
     def each_mb(self, label: str) -> list[float]:
-        return [round(v / 2**20, 1) for v in self.peaks[label].values()]
+        """Peak RSS of every process of a tree, in MB, in process id order."""
+        return [round(v / 2**20, 1) for _, v in sorted(self.peaks[label].items())]
+
+    def uss_each_mb(self, label: str) -> list[float]:
+        """Peak USS, in the same order as ``each_mb`` (0 for a process never read)."""
+        uss = self.uss_peaks[label]
+        return [round(uss.get(pid, 0) / 2**20, 1) for pid in sorted(self.peaks[label])]
+
+
+def _raise(peaks: dict[int, int], pid: int, value: int) -> None:
+    peaks[pid] = max(peaks.get(pid, 0), value)
 
 
 # --- the job ledger ----------------------------------------------------------------------------
@@ -486,6 +506,7 @@ class Throughput:
     seconds: float
     states: dict[str, int]
     rss_mb: dict[str, list[float]]
+    uss_mb: dict[str, list[float]]
 
     @property
     def docs_per_s(self) -> float:
@@ -502,7 +523,8 @@ def measure_throughput(stack: Stack, corpus: list[Path]) -> Throughput:
         timeout = 120 + len(corpus) / 20
         finished = wait_settled(db, already + len(corpus), timeout, stack.alive)
     rss = {name: sampler.each_mb(name) for name in stack.services}
-    return Throughput(len(corpus), finished - landed, states(db), rss)
+    uss = {name: sampler.uss_each_mb(name) for name in stack.services}
+    return Throughput(len(corpus), finished - landed, states(db), rss, uss)
 
 
 def measure_latency(stack: Stack, corpus: list[Path], gap_s: float = 0.0) -> list[float]:
@@ -814,6 +836,7 @@ def report_figures(
         "latency_drops": len(latencies),
         "worker_rss_mb": max(worker_rss, default=0.0),
         "worker_rss_mb_each": worker_rss,
+        "worker_uss_mb_each": stack.uss_mb.get("worker", []),
         "ingest_rss_mb": max(stack.rss_mb.get("ingest", []), default=0.0),
         "embedded_rss_mb_each": embedded.rss_mb.get("up", []),
         "ingest_rss_mb_100k_waiting": waiting.peak_mb,
