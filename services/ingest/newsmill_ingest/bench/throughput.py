@@ -442,6 +442,12 @@ class Stack:
         for service in self.services.values():
             service.stop()
 
+    def show_logs(self, chars: int = 3000) -> None:
+        """The end of every service's log, to see why a measurement failed."""
+        for name, service in self.services.items():
+            console.print(f"--- end of newsmill {name}'s log ({service.log}) ---")
+            console.print(service.output()[-chars:], markup=False, highlight=False)
+
 
 def stack_env(root: Path, pg_url: str | None) -> dict[str, str]:
     """The environment a user would set: a data dir, and Redis + Postgres for the stack."""
@@ -477,6 +483,9 @@ def distributed_stack(
         if "ingest" in services:
             stack.start("ingest", ["ingest"], ready="watching")
         yield stack
+    except BaseException:
+        stack.show_logs()
+        raise
     finally:
         stack.stop()
         stack.db.dispose()
@@ -493,6 +502,9 @@ def embedded_stack(root: Path) -> Iterator[Stack]:
         up = stack.start("up", ["up", "--data-dir", env["NEWSMILL_DATA_DIR"]], ready="watching")
         wait_until(lambda: "ready" in up.output(), 90, "the embedded worker", lambda: up.alive)
         yield stack
+    except BaseException:
+        stack.show_logs()
+        raise
     finally:
         stack.stop()
 
@@ -909,9 +921,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         figures = run(sizes, workdir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    except BaseException:
+        console.print(f"benchmark failed; its logs and corpus are kept in {workdir}")
+        raise
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     figures["bench_seconds"] = round(time.monotonic() - started, 1)
     Console().print(render(figures))
     out = (
