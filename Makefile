@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= data
 PYTEST_ARGS ?=
 
-.PHONY: up test test-reliability lint bench install clean
+.PHONY: up test test-reliability lint bench bench-quality install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ lint: install
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker
 
-bench: install  ## Benchmarks (not part of `make test`)
-	$(BIN)/python -m newsmill_worker.bench.extraction
+bench: install  ## Throughput, latency and memory of the running stack (about 11 minutes; not part of `make test`)
+	$(BIN)/python -m newsmill_ingest.bench.throughput
+
+bench-quality: install  ## Extraction, deduplication and feed-suite quality (needs ../shared/data)
+	$(BIN)/python -m newsmill_worker.bench.extraction --rounds 3
+	cd services/worker && ../../$(BIN)/python -m newsmill_worker.bench.dedup_quality --per-edit 150
+	$(BIN)/python -m newsmill_ingest.bench.feedparser_suite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

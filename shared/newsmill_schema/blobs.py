@@ -12,6 +12,20 @@ from newsmill_schema import models
 from newsmill_schema.models import utcnow
 
 
+def store_blobs(session: Session, datas: list[bytes]) -> list[str]:
+    """Store many raw documents in one statement; returns their digests in order."""
+    rows = {hashlib.sha256(d).hexdigest(): d for d in datas}
+    if rows:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        now = utcnow()
+        session.execute(
+            insert(models.Blob).on_conflict_do_nothing(),
+            [{"sha256": k, "data": v, "size": len(v), "created_at": now} for k, v in rows.items()],
+        )
+    return [hashlib.sha256(d).hexdigest() for d in datas]
+
+
 def store_blob(session: Session, data: bytes) -> str:
     """Store raw bytes unless already stored; returns their sha256 hex digest."""
     digest = hashlib.sha256(data).hexdigest()

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsmill_schema import models
-from newsmill_schema.blobs import store_blob
+from newsmill_schema.blobs import store_blobs
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.models import utcnow
@@ -37,6 +37,8 @@ from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
 
+BLOB_BATCH_BYTES = 8 * 1024 * 1024
+"""Documents stored per multi-row insert: few round trips, bounded memory."""
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", "~", ".error.json")
 _TOKEN_SEPARATOR = "__"
 
@@ -133,20 +135,32 @@ class Intake:
             return {job.claim_token: _recorded(job) for job in jobs if job.claim_token}
 
     def _record_new(self, claims: list[Claim]) -> dict[str, Recorded]:
-        """One transaction: bytes, job and planned destination of every claim."""
+        """One transaction: bytes, job and planned destination of every claim.
+
+        Blobs go in with one multi-row insert per ``BLOB_BATCH_BYTES`` of
+        documents, and a chunk's jobs only after its blobs (their foreign key).
+        """
         planned: set[Path] = set()
         jobs: dict[str, models.Job] = {}
         with self.db.session() as session:
+            chunk: list[tuple[models.Job, bytes]] = []
             for claim in claims:
-                job = self._new_job(session, claim)
+                job, data = self._new_job(claim)
                 destination = self._destination(claim, job.state, planned)
                 job.archive_path = str(destination) if destination else None
-                session.add(job)
                 jobs[claim.token] = job
+                if data is None:
+                    session.add(job)
+                    continue
+                chunk.append((job, data))
+                if sum(len(d) for _, d in chunk) >= BLOB_BATCH_BYTES:
+                    _add_with_blobs(session, chunk)
+                    chunk = []
+            _add_with_blobs(session, chunk)
             session.flush()
             return {token: _recorded(job) for token, job in jobs.items()}
 
-    def _new_job(self, session: Session, claim: Claim) -> models.Job:
+    def _new_job(self, claim: Claim) -> tuple[models.Job, bytes | None]:
         problem, data = read_file(claim.path, self.settings.max_document_bytes)
         job = models.Job(
             source_kind="file",
@@ -156,13 +170,12 @@ class Intake:
         )
         if problem is None and data is not None:
             job.state = JobState.QUEUED
-            job.blob_sha256 = store_blob(session, data)
-            return job
+            return job, data
         job.state = JobState.FAILED
         job.error = problem
         job.finished_at = utcnow()
         job.failure_reported = True
-        return job
+        return job, None
 
     def _destination(self, claim: Claim, state: str, planned: set[Path]) -> Path | None:
         if state == JobState.FAILED:
@@ -195,6 +208,13 @@ class Intake:
         log.warning(
             "rejected %s: %s", claim.name, recorded.error, extra={"job_id": recorded.job_id}
         )
+
+
+def _add_with_blobs(session: Session, chunk: list[tuple[models.Job, bytes]]) -> None:
+    digests = store_blobs(session, [data for _, data in chunk])
+    for (job, _), digest in zip(chunk, digests, strict=True):
+        job.blob_sha256 = digest
+        session.add(job)
 
 
 def _recorded(job: models.Job) -> Recorded:

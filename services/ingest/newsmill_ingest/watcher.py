@@ -51,10 +51,26 @@ class _Handler(FileSystemEventHandler):
 def _observer() -> BaseObserver:
     """inotify with full move events, so a file moved in from elsewhere is seen as moved."""
     try:
-        from watchdog.observers.inotify import InotifyObserver
+        from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
+        from watchdog.observers.inotify_c import InotifyConstants, Mask
     except ImportError:  # not Linux: the platform observer, with rescans as the safety net
         return Observer()
-    return InotifyObserver(generate_full_events=True)
+
+    class _InboxEmitter(InotifyFullEmitter):
+        # Only files closed after writing or moved in. Our own claims move files
+        # OUT of the inbox; watchdog holds every IN_MOVED_FROM for 0.5 s to pair it
+        # with a move-in, and all later events queue behind it (a file dropped
+        # within 0.5 s of the last claim waited ~500 ms).
+        def get_event_mask_from_filter(self) -> Mask:
+            return Mask(
+                InotifyConstants.IN_CLOSE_WRITE
+                | InotifyConstants.IN_MOVED_TO
+                | InotifyConstants.IN_DELETE_SELF
+            )
+
+    observer = InotifyObserver(generate_full_events=True)
+    observer._emitter_class = _InboxEmitter  # watchdog has no public hook for the event mask
+    return observer
 
 
 class Watcher:
