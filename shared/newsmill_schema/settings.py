@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         1536,
         description="Hard address-space limit of each worker process; a document needing more fails (0 = none).",
     )
+    worker_liveness_interval_s: float = Field(
+        30.0,
+        description="How often `newsmill worker` pings its Celery worker; a hung one is restarted (0 = off).",
+    )
+    worker_liveness_failures: int = Field(
+        3, description="Unanswered pings in a row (broker up) before the worker is restarted."
+    )
     worker_max_tasks_per_child: int = Field(
         10_000,
         description="Tasks before a worker process is recycled (a new one reloads the language "

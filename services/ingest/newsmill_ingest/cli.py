@@ -84,11 +84,12 @@ def worker(
     """Start a Celery worker (extra options go to `celery worker`)."""
     settings = _settings(data_dir)
     if supervise:
+        from newsmill_worker.liveness import liveness_of
         from newsmill_worker.supervisor import supervise as run_supervised
 
         here = ["--data-dir", str(data_dir)] if data_dir else []
         command = [sys.executable, "-m", "newsmill_ingest", "worker", "--no-supervise", *here]
-        raise typer.Exit(run_supervised([*command, *ctx.args]))
+        raise typer.Exit(run_supervised([*command, *ctx.args], liveness_of(settings)))
     from newsmill_worker.celery_app import configure
     from newsmill_worker.worker import start_worker
 

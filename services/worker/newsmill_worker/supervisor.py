@@ -1,11 +1,13 @@
-"""Keep a Celery worker running: restart it when it dies, stop it cleanly when asked.
+"""Keep a Celery worker running: restart it when it dies or stops answering.
 
-The Celery worker can exit on errors it considers unrecoverable (kombu has
-been seen to give up this way when Redis drops mid-reconnect). Compose would
-restart the container, but ``newsmill up`` and bare-metal deployments have no
-such supervisor, so ``newsmill worker`` is its own: the worker runs as a child
-process, is restarted with backoff when it exits abnormally, and receives
-exactly one SIGTERM (a warm shutdown) when the supervisor is told to stop.
+The Celery worker can give up on errors it considers unrecoverable (kombu has
+been seen to do so when Redis drops in the middle of a reconnect) and then
+either exit or hang while shutting down. Compose restarts a dead container but
+not a hung one, and ``newsmill up`` or a bare-metal deployment restart neither,
+so ``newsmill worker`` is its own supervisor: the worker runs as a child
+process, is restarted with backoff when it exits abnormally or when it stops
+answering pings while the broker answers, and receives exactly one SIGTERM (a
+warm shutdown) when the supervisor is told to stop.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,19 @@ MAX_BACKOFF_S = 30.0
 
 _PR_SET_PDEATHSIG = 1
 
+Probe = Callable[[], bool | None]
+"""True: the worker answered; False: the broker answered but the worker did not; None: no broker."""
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How often to ping the worker, and how many silent pings mean it is hung."""
+
+    probe: Probe
+    interval_s: float
+    grace_s: float
+    failures: int
+
 
 def _die_with_parent() -> None:
     # Linux only: the worker gets SIGTERM if the supervisor is killed outright.
@@ -35,7 +52,7 @@ def _die_with_parent() -> None:
         return
 
 
-def supervise(command: list[str]) -> int:
+def supervise(command: list[str], liveness: Liveness | None = None) -> int:
     """Run ``command`` until it exits cleanly or we are signalled; returns its exit code."""
     stopping = threading.Event()
     current: list[subprocess.Popen[bytes]] = []
@@ -55,7 +72,7 @@ def supervise(command: list[str]) -> int:
         # Its own session: a terminal's Ctrl-C reaches it once, through us, not twice.
         child = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)
         current[:] = [child]
-        code = child.wait()
+        code = _watch(child, liveness, stopping)
         if stopping.is_set() or code == 0:
             return code
         if time.monotonic() - started >= MIN_UPTIME_S:
@@ -64,3 +81,26 @@ def supervise(command: list[str]) -> int:
         if stopping.wait(backoff):
             return code
         backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+
+def _watch(
+    child: subprocess.Popen[bytes], liveness: Liveness | None, stopping: threading.Event
+) -> int:
+    """Wait for the child to exit; kill it if it stays silent to pings while the broker answers."""
+    if liveness is None:
+        return child.wait()
+    started = time.monotonic()
+    silent = 0
+    while True:
+        try:
+            return child.wait(timeout=liveness.interval_s)
+        except subprocess.TimeoutExpired:
+            pass
+        if stopping.is_set() or time.monotonic() - started < liveness.grace_s:
+            continue
+        answered = liveness.probe()
+        silent = silent + 1 if answered is False else 0
+        if silent >= liveness.failures:
+            log.error("worker answered no ping %d times in a row; killing it", silent)
+            child.kill()
+            return child.wait()
