@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -385,16 +384,6 @@ def progress(db: Database) -> int:
             )
             or 0
         )
-
-
-def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
-
-
-def iter_tree(pid: int) -> Iterator[psutil.Process]:
-    parent = psutil.Process(pid)
-    yield parent
-    yield from parent.children(recursive=True)
 
 
 def wait_progress(db: Database, at_least: int, timeout: float) -> None:
