@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )
     worker_liveness_interval_s: float = Field(
         30.0,
-        description="How often `newsmill worker` pings its Celery worker; a hung one is restarted (0 = off).",
+        description="How often `newsmill worker` probes its Celery worker; a hung or stalled one is restarted (0 = off).",
     )
     worker_liveness_failures: int = Field(
         3, description="Unanswered pings in a row (broker up) before the worker is restarted."

@@ -437,17 +437,11 @@ def test_worker_healthcheck_pings_the_node_name_the_worker_takes(
     resolved: dict[str, Any],
 ) -> None:
     from newsmill_schema.settings import Settings
-    from newsmill_worker.worker import start_worker
+    from newsmill_worker.worker import worker_argv
 
     # Given the argv `newsmill worker` hands to Celery (the compose command adds none)
     assert command_of(resolved["worker"]) == ["newsmill", "worker"]
-    captured: list[str] = []
-
-    class RecordingApp:
-        def worker_main(self, argv: list[str]) -> None:
-            captured.extend(argv)
-
-    start_worker(RecordingApp(), Settings(), [])
+    captured = worker_argv(Settings(), [])
     hostnames = [a.split("=", 1)[1] for a in captured if a.startswith("--hostname=")]
     node = (hostnames[-1] if hostnames else "celery@%h").replace("%h", "$HOSTNAME")
     # When the healthchecks ping, Then they name that very node (compose and Dockerfile)

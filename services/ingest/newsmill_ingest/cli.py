@@ -93,7 +93,7 @@ def worker(
     from newsmill_worker.celery_app import configure
     from newsmill_worker.worker import start_worker
 
-    start_worker(configure(settings), settings, list(ctx.args))
+    raise typer.Exit(start_worker(configure(settings), settings, list(ctx.args)))
 
 
 @app.command()

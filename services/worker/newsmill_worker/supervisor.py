@@ -86,7 +86,7 @@ def supervise(command: list[str], liveness: Liveness | None = None) -> int:
 def _watch(
     child: subprocess.Popen[bytes], liveness: Liveness | None, stopping: threading.Event
 ) -> int:
-    """Wait for the child to exit; kill it if it stays silent to pings while the broker answers."""
+    """Wait for the child to exit; kill it if it fails its probes while the broker answers."""
     if liveness is None:
         return child.wait()
     started = time.monotonic()
@@ -101,6 +101,8 @@ def _watch(
         answered = liveness.probe()
         silent = silent + 1 if answered is False else 0
         if silent >= liveness.failures:
-            log.error("worker answered no ping %d times in a row; killing it", silent)
+            log.error(
+                "worker failed %d liveness probes in a row (silent or stalled); killing it", silent
+            )
             child.kill()
             return child.wait()

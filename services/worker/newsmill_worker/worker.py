@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.bin.celery import celery as celery_command
 
 from newsmill_schema.messages import QUEUE
 from newsmill_schema.settings import Settings
@@ -11,9 +12,9 @@ NODE_NAME = "newsmill@%h"
 """The worker's Celery node name (``%h`` is the host name)."""
 
 
-def start_worker(app: Celery, settings: Settings, extra_args: list[str]) -> None:
-    """Run ``celery worker`` in this process until it is told to stop."""
-    argv = [
+def worker_argv(settings: Settings, extra_args: list[str]) -> list[str]:
+    """The ``celery worker`` command line for these settings (extra arguments last, so they win)."""
+    return [
         "worker",
         f"--loglevel={settings.log_level}",
         f"--queues={QUEUE}",
@@ -21,4 +22,20 @@ def start_worker(app: Celery, settings: Settings, extra_args: list[str]) -> None
         f"--hostname={NODE_NAME}",
         *extra_args,
     ]
-    app.worker_main(argv)
+
+
+def start_worker(app: Celery, settings: Settings, extra_args: list[str]) -> int:
+    """Run ``celery worker`` in this process until it stops; returns its exit code.
+
+    ``Celery.worker_main`` drops the exit code, so a worker that gave up on an
+    unrecoverable error would look like one that was told to stop, and its
+    supervisor would not restart it. This runs the same command and keeps it.
+    """
+    argv = worker_argv(settings, extra_args)
+    # What Celery.start does: the command's --app option defaults to this app.
+    celery_command.params[0].default = app
+    try:
+        code = celery_command.main(args=argv, standalone_mode=False)
+    finally:
+        celery_command.params[0].default = None
+    return code if isinstance(code, int) else 0
