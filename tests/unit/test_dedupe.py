@@ -46,8 +46,8 @@ def test_content_hash_ignores_case_punctuation_and_layout() -> None:
 
 
 def test_shingles_are_overlapping_word_runs() -> None:
-    assert shingles("a b c d", 3) == {b"a b c", b"b c d"}
-    assert shingles("Short text", 5) == {b"short text"}
+    assert shingles("a b c d", 3) == {"a b c", "b c d"}
+    assert shingles("Short text", 5) == {"short text"}
     assert shingles(" ... ", 5) == set()
 
 

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -30,6 +29,7 @@ from newsmill_worker.pipeline import Parsed, RecordError
 from newsmill_worker.pipeline.dedupe import (
     DedupParams,
     Fingerprint,
+    Signature,
     fingerprint,
     signature,
     similarity,
@@ -234,11 +234,11 @@ def _insert_article(
 class _Signatures:
     """MinHash signatures of stored articles, computed from their text once per transaction."""
 
-    def __init__(self, params: DedupParams, known: dict[int, np.ndarray]) -> None:
+    def __init__(self, params: DedupParams, known: dict[int, Signature]) -> None:
         self.params = params
         self._known = known
 
-    def of(self, article: models.Article) -> np.ndarray:
+    def of(self, article: models.Article) -> Signature:
         if article.id not in self._known:
             self._known[article.id] = signature(text_of(article.title, article.body), self.params)
         return self._known[article.id]
