@@ -11,11 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
 from newsmill_schema import models
+from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 
 REDIS_HOST = "127.0.0.1"
@@ -111,3 +112,39 @@ def jobs_by_name(db: Database) -> dict[str, models.Job]:
 def article_count(db: Database) -> int:
     with db.session() as session:
         return int(session.scalar(select(func.count()).select_from(models.Article)) or 0)
+
+
+def queue_document(db: Database, name: str, text: str) -> int:
+    """Record a queued job for a document, as the ingest service does; returns its id."""
+    with db.session() as session:
+        sha = store_blob(session, text.encode("utf-8"))
+        job = models.Job(
+            state="queued",
+            source_kind="file",
+            source_uri=f"/inbox/{name}",
+            name=name,
+            blob_sha256=sha,
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def store_article(db: Database, name: str, title: str, body: str, **fields: Any) -> int:
+    """An article stored as if a finished job had produced it; returns its id."""
+    with db.session() as session:
+        job = models.Job(state="done", source_kind="file", source_uri=f"inbox/{name}", name=name)
+        session.add(job)
+        session.flush()
+        article = models.Article(
+            job_id=job.id,
+            title=title,
+            body=body,
+            content_hash=fields.pop("content_hash", name.ljust(64, "x")[:64]),
+            source_kind="file",
+            source_uri=job.source_uri,
+            **fields,
+        )
+        session.add(article)
+        session.flush()
+        return article.id

@@ -157,7 +157,7 @@ class DedupBand(Base):
     band: Mapped[int] = mapped_column(Integer, primary_key=True)
     hash: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_dedup_bands_band_hash", "band", "hash"),)
+    __table_args__ = (Index("ix_dedup_bands_hash", "hash"),)
 
 
 class Feed(Base):

@@ -14,11 +14,10 @@ import pytest
 
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
-from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import FINISHED_STATES, JobState, ProcessDocument
+from newsmill_schema.messages import FINISHED_STATES, ProcessDocument
 from newsmill_schema.settings import Settings
-from tests.support import REDIS_HOST, REDIS_PORT, Process, job_states, wait_for
+from tests.support import REDIS_HOST, REDIS_PORT, Process, job_states, queue_document, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -106,18 +105,8 @@ def near_copy(lines: list[str], rng: random.Random) -> list[str]:
 
 
 def submit(db: Database, name: str, lines: list[str]) -> ProcessDocument:
-    with db.session() as session:
-        sha = store_blob(session, "\n".join(lines).encode("utf-8"))
-        job = models.Job(
-            state=JobState.QUEUED,
-            source_kind="file",
-            source_uri=f"/inbox/{name}",
-            name=name,
-            blob_sha256=sha,
-        )
-        session.add(job)
-        session.flush()
-        return ProcessDocument(job_id=job.id, source_kind="file", source_uri=job.source_uri)
+    job_id = queue_document(db, name, "\n".join(lines))
+    return ProcessDocument(job_id=job_id, source_kind="file", source_uri=f"/inbox/{name}")
 
 
 def finished(db: Database, ids: list[int]) -> list[models.Job]:

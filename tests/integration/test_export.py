@@ -17,34 +17,26 @@ from newsmill_ingest import export as exporting
 from newsmill_ingest.export import ExportError, parse_since
 from newsmill_schema import models
 from newsmill_schema.db import Database
-from tests.support import Process
+from tests.support import Process, store_article
 
 COUNT = 23
 NEAR_DUPLICATES = {4, 9}
 
 
 def _add(db: Database, n: int, duplicate_of: int | None = None) -> int:
-    with db.session() as session:
-        job = models.Job(state="done", source_kind="file", source_uri=f"inbox/{n}.txt", name=f"{n}")
-        session.add(job)
-        session.flush()
-        article = models.Article(
-            job_id=job.id,
-            title=f"Title {n}",
-            body=f'Body, of "article" {n}.\n\nSecond paragraph.',
-            authors=[f"Author {n}", "Desk"],
-            credits=[],
-            word_count=7,
-            content_hash=f"{n:064d}",
-            duplicate_of=duplicate_of,
-            similarity=0.9 if duplicate_of else None,
-            published_at=datetime(2024, 1, 1, 12, tzinfo=UTC) + timedelta(days=n),
-            source_kind="file",
-            source_uri=job.source_uri,
-        )
-        session.add(article)
-        session.flush()
-        return article.id
+    return store_article(
+        db,
+        f"{n}.txt",
+        title=f"Title {n}",
+        body=f'Body, of "article" {n}.\n\nSecond paragraph.',
+        authors=[f"Author {n}", "Desk"],
+        credits=[],
+        word_count=7,
+        content_hash=f"{n:064d}",
+        duplicate_of=duplicate_of,
+        similarity=0.9 if duplicate_of else None,
+        published_at=datetime(2024, 1, 1, 12, tzinfo=UTC) + timedelta(days=n),
+    )
 
 
 @pytest.fixture

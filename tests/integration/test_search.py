@@ -11,7 +11,7 @@ from sqlalchemy import text, update
 from newsmill_ingest.search import SearchError, fts5_query, search
 from newsmill_schema import models
 from newsmill_schema.db import Database
-from tests.support import Process
+from tests.support import Process, store_article
 
 ARTICLES = {
     "Chancellor plans budget": "The chancellor said the budget would cut taxes for families.",
@@ -21,21 +21,7 @@ ARTICLES = {
 
 
 def _add(db: Database, title: str, body: str) -> int:
-    with db.session() as session:
-        job = models.Job(state="done", source_kind="file", source_uri=f"inbox/{title}", name=title)
-        session.add(job)
-        session.flush()
-        article = models.Article(
-            job_id=job.id,
-            title=title,
-            body=body,
-            content_hash=title.ljust(64, "x")[:64],
-            source_kind="file",
-            source_uri=job.source_uri,
-        )
-        session.add(article)
-        session.flush()
-        return article.id
+    return store_article(db, title, title, body)
 
 
 @pytest.fixture

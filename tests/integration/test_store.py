@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from newsmill_ingest import views
 from newsmill_ingest.cli import app
 from newsmill_schema import models
-from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker.processor import SKIPPED, Processor
+from tests.support import queue_document
 
 OTHER_SITE_HEADER = "Wire Desk Daily | World | Europe"
 OTHER_SITE_FOOTER = (
@@ -63,22 +63,6 @@ def seed(seed_path: Path) -> str:
     return seed_path.read_text(encoding="utf-8")
 
 
-def submit(db: Database, name: str, text: str) -> int:
-    """Record a queued job for a document, as the ingest service does."""
-    with db.session() as session:
-        sha = store_blob(session, text.encode("utf-8"))
-        job = models.Job(
-            state=JobState.QUEUED,
-            source_kind="file",
-            source_uri=f"/inbox/{name}",
-            name=name,
-            blob_sha256=sha,
-        )
-        session.add(job)
-        session.flush()
-        return job.id
-
-
 def job(db: Database, job_id: int) -> models.Job:
     with db.session() as session:
         row = session.get(models.Job, job_id)
@@ -117,7 +101,7 @@ def test_the_same_file_twice_is_one_article_with_both_sources(
     db: Database, processor: Processor, seed: str
 ) -> None:
     # Given the same document submitted twice
-    first, second = submit(db, "a.txt", seed), submit(db, "b.txt", seed)
+    first, second = queue_document(db, "a.txt", seed), queue_document(db, "b.txt", seed)
 
     # When both are processed
     assert processor.process(first) == JobState.DONE
@@ -134,14 +118,14 @@ def test_the_same_file_twice_is_one_article_with_both_sources(
 def test_near_copies_link_to_the_first_and_a_same_topic_article_does_not(
     db: Database, processor: Processor, seed: str
 ) -> None:
-    original = submit(db, "seed.txt", seed)
+    original = queue_document(db, "seed.txt", seed)
     copies = {
         "no-footer.txt": without_footer(seed),
         "rewritten.txt": with_paragraph_rewritten(seed),
         "syndicated.txt": with_other_site_boilerplate(with_paragraph_rewritten(seed)),
     }
-    copy_jobs = {name: submit(db, name, text) for name, text in copies.items()}
-    other = submit(db, "other.txt", SAME_TOPIC)
+    copy_jobs = {name: queue_document(db, name, text) for name, text in copies.items()}
+    other = queue_document(db, "other.txt", SAME_TOPIC)
 
     assert processor.process(original) == JobState.DONE
     canonical = job(db, original).article_id
@@ -167,9 +151,9 @@ def test_a_copy_of_a_duplicate_points_at_the_cluster_canonical(
     rewritten = with_paragraph_rewritten(seed)
     # The third matches the second best (same rewritten paragraph), but joins the first's cluster
     ids = [
-        submit(db, "a.txt", seed),
-        submit(db, "b.txt", rewritten),
-        submit(db, "c.txt", with_other_site_boilerplate(rewritten)),
+        queue_document(db, "a.txt", seed),
+        queue_document(db, "b.txt", rewritten),
+        queue_document(db, "c.txt", with_other_site_boilerplate(rewritten)),
     ]
     for job_id in ids:
         processor.process(job_id)
@@ -184,9 +168,9 @@ def test_an_earlier_job_processed_late_becomes_the_canonical(
     db: Database, processor: Processor, seed: str
 ) -> None:
     # Given a near-copy and an exact copy whose jobs come after the original's
-    original = submit(db, "seed.txt", seed)
-    near = submit(db, "rewritten.txt", with_paragraph_rewritten(seed))
-    exact = submit(db, "again.txt", seed)
+    original = queue_document(db, "seed.txt", seed)
+    near = queue_document(db, "rewritten.txt", with_paragraph_rewritten(seed))
+    exact = queue_document(db, "again.txt", seed)
 
     # When the original's job is processed last
     processor.process(near)
@@ -210,7 +194,10 @@ def test_an_earlier_job_processed_late_becomes_the_canonical(
 def test_reprocessing_a_finished_job_changes_nothing(
     db: Database, processor: Processor, seed: str
 ) -> None:
-    first, second = submit(db, "a.txt", seed), submit(db, "b.txt", with_paragraph_rewritten(seed))
+    first, second = (
+        queue_document(db, "a.txt", seed),
+        queue_document(db, "b.txt", with_paragraph_rewritten(seed)),
+    )
     processor.process(first)
     processor.process(second)
     before = (views.job_counts(db), views.article_count(db))
@@ -224,7 +211,10 @@ def test_reprocessing_a_finished_job_changes_nothing(
 def test_docs_list_shows_duplicate_of_and_similarity(
     db: Database, processor: Processor, seed: str, tmp_path: Path
 ) -> None:
-    for job_id in (submit(db, "a.txt", seed), submit(db, "b.txt", with_paragraph_rewritten(seed))):
+    for job_id in (
+        queue_document(db, "a.txt", seed),
+        queue_document(db, "b.txt", with_paragraph_rewritten(seed)),
+    ):
         processor.process(job_id)
     env = {"NEWSMILL_DATABASE_URL": db.url, "NEWSMILL_LOG_FORMAT": "text"}
     runner = CliRunner()

@@ -78,7 +78,7 @@ def warm_up(limits: Limits) -> None:
             continue
 
 
-def _relax_commit(session: Session) -> None:
+def relax_commit(session: Session) -> None:
     """Commit a job's outcome without waiting for the WAL flush (Postgres only).
 
     Safe here and nowhere else: if a crash loses this commit, the job is still
@@ -133,7 +133,7 @@ class Processor:
         for attempt in range(1, _STORE_ATTEMPTS + 1):
             try:
                 with self.db.session() as session:
-                    _relax_commit(session)
+                    relax_commit(session)
                     state = store.finish(session, work, outcomes, prints, self.dedup)
                 log.info("job %s", state, extra={"job_id": work.job_id})
                 return state
