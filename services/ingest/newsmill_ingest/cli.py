@@ -206,20 +206,34 @@ def reprocess(
         list[int] | None, typer.Argument(help="Failed job ids to run again.")
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every failed job.")] = False,
+    all_jobs: Annotated[
+        bool,
+        typer.Option("--all", help="Every finished job; their articles are rewritten in place."),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Run failed jobs again from their stored raw bytes."""
+    """Run jobs again from their stored raw bytes."""
     from newsmill_ingest.publisher import Publisher
-    from newsmill_ingest.reprocess import requeue_failed
+    from newsmill_ingest.reprocess import requeue_all, requeue_failed
 
-    if not failed and not job_ids:
-        err.print("name job ids or pass --failed")
+    if sum((failed, all_jobs, bool(job_ids))) != 1:
+        err.print("name job ids, or pass --failed or --all")
         raise typer.Exit(2)
     settings = _settings(data_dir)
     db = _database(settings)
-    result = requeue_failed(db, None if failed else job_ids)
     publisher = Publisher(settings, db)
     try:
+        if all_jobs:
+            queued = sent = 0
+            for batch in requeue_all(db):
+                queued += len(batch)
+                sent += publisher.publish(batch)
+            unsent = (
+                f"; {queued - sent} unsent, the reconciler will send them" if sent < queued else ""
+            )
+            err.print(f"requeued {queued} job(s){unsent}")
+            return
+        result = requeue_failed(db, None if failed else job_ids)
         publisher.publish(result.queued)
     finally:
         publisher.close()

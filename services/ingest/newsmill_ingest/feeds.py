@@ -33,12 +33,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import feedparser
 import nh3
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from newsmill_ingest.fetch import Fetched, Fetcher, FetchError, FetchPolicy, check_scheme
@@ -684,13 +684,18 @@ class FeedPoller:
         claimed = []
         with self.db.session() as session:
             for feed in session.execute(query).scalars().all():
-                taken = session.execute(
-                    update(models.Feed)
-                    .where(models.Feed.id == feed.id, models.Feed.next_poll_at == feed.next_poll_at)
-                    .values(next_poll_at=now + self.lease)
-                    .execution_options(synchronize_session=False)
+                taken = cast(
+                    CursorResult[Any],
+                    session.execute(
+                        update(models.Feed)
+                        .where(
+                            models.Feed.id == feed.id, models.Feed.next_poll_at == feed.next_poll_at
+                        )
+                        .values(next_poll_at=now + self.lease)
+                        .execution_options(synchronize_session=False)
+                    ),
                 )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                if taken.rowcount == 1:
                     claimed.append(
                         FeedTarget(feed.id, feed.url, feed.etag, feed.last_modified, feed.full_text)
                     )

@@ -1,15 +1,20 @@
-"""``newsmill reprocess``: run failed jobs again from the raw bytes stored with them."""
+"""``newsmill reprocess``: run jobs again from the raw bytes stored with them.
+
+Failed jobs get another chance; with ``--all`` every finished job runs again
+(after a parser upgrade, say) and rewrites the articles it made in place:
+same ids, sources and duplicate links, new text and fields.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from newsmill_schema import models
 from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState, ProcessDocument
+from newsmill_schema.messages import FINISHED_STATES, JobState, ProcessDocument
 
 
 @dataclass
@@ -42,6 +47,45 @@ def requeue_failed(db: Database, job_ids: Sequence[int] | None = None) -> Reproc
                 )
             )
     return result
+
+
+def requeue_all(db: Database, batch: int = 1000) -> Iterator[list[ProcessDocument]]:
+    """Put every finished top-level job with stored bytes back to ``queued``, a batch at a time.
+
+    Each batch is one transaction, yielded for publishing before the next is
+    taken, so a large store is never locked at once. Jobs still queued or
+    processing are left alone; records of a multi-record file run again with
+    their parent, which reuses their jobs.
+    """
+    after = 0
+    while True:
+        with db.session() as session:
+            jobs = (
+                session.execute(
+                    select(models.Job)
+                    .where(
+                        models.Job.id > after,
+                        models.Job.parent_id.is_(None),
+                        models.Job.state.in_(FINISHED_STATES),
+                        models.Job.blob_sha256.is_not(None),
+                    )
+                    .order_by(models.Job.id)
+                    .limit(batch)
+                    .with_for_update()
+                )
+                .scalars()
+                .all()
+            )
+            for job in jobs:
+                _reset(job)
+            messages = [
+                ProcessDocument(job_id=j.id, source_kind=j.source_kind, source_uri=j.source_uri)
+                for j in jobs
+            ]
+        if not jobs:
+            return
+        yield messages
+        after = jobs[-1].id
 
 
 def _refusal(job: models.Job | None) -> str | None:

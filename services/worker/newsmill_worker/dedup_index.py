@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from newsmill_schema import models
@@ -55,6 +55,12 @@ def add(session: Session, article_id: int, bands: Sequence[int]) -> None:
             for band, value in enumerate(bands)
         ],
     )
+
+
+def replace(session: Session, article_id: int, bands: Sequence[int]) -> None:
+    """Index an article under new band hashes (its text was rewritten)."""
+    session.execute(delete(models.DedupBand).where(models.DedupBand.article_id == article_id))
+    add(session, article_id, bands)
 
 
 _POSTGRES_CANDIDATES = text(

@@ -24,7 +24,7 @@ from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.messages import FINISHED_STATES, JobState
 from newsmill_schema.models import utcnow
-from newsmill_worker import dedup_index, feed_updates
+from newsmill_worker import dedup_index, rewrites
 from newsmill_worker.pipeline import Parsed, RecordError
 from newsmill_worker.pipeline.dedupe import (
     DedupParams,
@@ -125,21 +125,29 @@ def finish(
         return job.state
     prints = [_fingerprint(o, h, params) for o, h in zip(outcomes, hashes, strict=True)]
     if len(outcomes) == 1:
-        # A changed feed entry updates its article in place (see feed_updates).
-        fp = prints[0]
-        replaced = feed_updates.replace(session, job, outcomes[0], fp.content_hash if fp else None)
-        if replaced is not None:
-            return replaced
-        state = _settle(session, job, outcomes[0], fp, params)
-        feed_updates.remember(session, job)
-        return state
+        return _conclude(session, job, outcomes[0], prints[0], params)
     for part, (outcome, fp) in enumerate(zip(outcomes, prints, strict=True)):
-        child = _child_job(session, job, part, outcome)
-        _settle(session, child, outcome, fp, params)
+        _conclude(session, _child_job(session, job, part, outcome), outcome, fp, params)
     job.state = JobState.DONE
     job.finished_at = utcnow()
     job.error = None
     return job.state
+
+
+def _conclude(
+    session: Session,
+    job: models.Job,
+    outcome: Parsed | RecordError,
+    fp: Fingerprint | None,
+    params: DedupParams,
+) -> str:
+    # A changed feed entry or a job run again updates its article in place.
+    replaced = rewrites.replace(session, job, outcome, fp)
+    if replaced is not None:
+        return replaced
+    state = _settle(session, job, outcome, fp, params)
+    rewrites.remember(session, job)
+    return state
 
 
 def _fingerprint(
@@ -158,6 +166,18 @@ def _child_job(
 ) -> models.Job:
     ref = outcome.ref or f"#record={part}"
     blob_sha = store_blob(session, outcome.raw) if outcome.raw else parent.blob_sha256
+    rerun = session.execute(
+        select(models.Job).where(models.Job.parent_id == parent.id, models.Job.part == part)
+    ).scalar_one_or_none()
+    if rerun is not None:
+        # The parent is run again: its records keep their jobs (and their articles).
+        rerun.state = JobState.PROCESSING
+        rerun.blob_sha256 = blob_sha
+        rerun.attempts += 1
+        rerun.error = None
+        rerun.started_at = utcnow()
+        rerun.finished_at = None
+        return rerun
     child = models.Job(
         state=JobState.PROCESSING,
         source_kind="record",
