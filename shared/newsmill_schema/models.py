@@ -182,6 +182,15 @@ class Feed(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class HostSlot(Base):
+    """When the next full-text fetch to a host may start: shared by every worker."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(Text, primary_key=True)
+    next_at: Mapped[datetime] = mapped_column()
+
+
 class FeedEntry(Base):
     __tablename__ = "feed_entries"
 

@@ -173,7 +173,8 @@ class Settings(BaseSettings):
         description="User-Agent of feed and full-text fetches.",
     )
     fulltext_host_interval_s: float = Field(
-        2.0, description="Full-text fetches to one host are at least this far apart (per worker)."
+        2.0,
+        description="Full-text fetches to one host start at least this far apart, across every worker (0 = no spacing).",
     )
 
     @model_validator(mode="after")

@@ -5,18 +5,16 @@ the worker fetches the entry's link (through the same guarded fetcher as the
 feeds: scheme and address checks, size cap, timeouts), extracts the article
 with the HTML path, and keeps the feed's own title, link and date. When the
 fetch or the extraction fails, or finds less text than the feed had, the
-feed's own content is used. Fetches to one host are spaced out per worker
-process, so a feed of 50 entries does not hammer its site.
+feed's own content is used. Fetches to one host are spaced out across every
+worker (``host_slots``), so a feed of 50 entries does not hammer its site.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
@@ -33,31 +31,10 @@ _ACCEPT_HTML = {"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"}
 _PAGE_NAME = "page.html"
 
 
-class HostRateLimiter:
-    """Spaces calls to the same host at least ``interval_s`` apart (thread-safe)."""
+class Limiter(Protocol):
+    """Spaces out fetches to one host (``host_slots.HostSlots``)."""
 
-    def __init__(
-        self,
-        interval_s: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval_s = interval_s
-        self.clock = clock
-        self.sleep = sleep
-        self._next: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, host: str) -> float:
-        """Block until ``host`` may be called again; returns how long it waited."""
-        with self._lock:
-            now = self.clock()
-            start = max(now, self._next.get(host, now))
-            self._next[host] = start + self.interval_s
-        delay = start - now
-        if delay > 0:
-            self.sleep(delay)
-        return delay
+    def wait(self, host: str) -> float: ...
 
 
 def requested_link(data: bytes) -> str | None:
@@ -95,10 +72,12 @@ def merge(page: Parsed, entry: Parsed | None) -> Parsed:
 class FullText:
     """Runs the pipeline on a job, fetching the page first for full-text entries."""
 
-    def __init__(self, settings: Settings, fetcher: Fetcher | None = None) -> None:
+    def __init__(
+        self, settings: Settings, limiter: Limiter, fetcher: Fetcher | None = None
+    ) -> None:
         self.settings = settings
+        self.limiter = limiter
         self._fetcher = fetcher
-        self.limiter = HostRateLimiter(settings.fulltext_host_interval_s)
 
     @property
     def fetcher(self) -> Fetcher:

@@ -18,6 +18,7 @@ from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
 from newsmill_worker.deadline import DocumentTimeout, deadline
 from newsmill_worker.fulltext import FullText
+from newsmill_worker.host_slots import HostSlots
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
 from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
 
@@ -97,7 +98,7 @@ class Processor:
         self.db = db
         self.limits = limits_from(settings)
         self.dedup = dedup_params_from(settings)
-        self.full_text = FullText(settings)
+        self.full_text = FullText(settings, HostSlots(db, settings.fulltext_host_interval_s))
 
     def process(self, job_id: int) -> str:
         """Process a job to its final state; safe to call any number of times."""
