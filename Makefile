@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check shared services tests
 	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker
 
-bench: install  ## Throughput, latency and memory of the running stack (about 11 minutes; not part of `make test`)
+bench: install  ## Throughput, latency and memory of the running stack (about 8 minutes; not part of `make test`)
 	$(BIN)/python -m newsmill_ingest.bench.throughput
 
 bench-quality: install  ## Extraction, deduplication and feed-suite quality (needs ../shared/data)

@@ -37,7 +37,8 @@ def replace(
     """
     if not isinstance(outcome, Parsed) or fp is None:
         return None
-    article_id = _own_article(session, job)
+    # A job run again still names the article it ended with; a new one names none.
+    article_id = _own_article(session, job) if job.article_id is not None else None
     rerun = article_id is not None
     if article_id is None:
         article_id = _feed_entry_article(session, job)
