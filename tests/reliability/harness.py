@@ -224,7 +224,25 @@ class Stack:
         celery_main = psutil.Process(self.worker.popen.pid).children()
         return [p for main in celery_main for p in main.children()]
 
+    def freeze_worker(self) -> None:
+        """SIGSTOP the whole worker tree: it keeps what it holds but takes nothing new."""
+        self._signal_worker_tree(signal.SIGSTOP)
+
+    def thaw_worker(self) -> None:
+        self._signal_worker_tree(signal.SIGCONT)
+
+    def _signal_worker_tree(self, signum: int) -> None:
+        assert self.worker is not None
+        root = psutil.Process(self.worker.popen.pid)
+        for proc in [root, *root.children(recursive=True)]:
+            proc.send_signal(signum)
+
+    def logged(self, text: str) -> bool:
+        """Whether any process of this stack ever wrote `text` to its log."""
+        return any(text in p.read_text(errors="replace") for p in self.tmp.glob("*.log"))
+
     def logs(self) -> str:
+        """The tail of every log, for failure messages."""
         return "\n".join(
             p.read_text(errors="replace")[-4000:] for p in sorted(self.tmp.glob("*.log"))
         )
@@ -383,6 +401,19 @@ def progress(db: Database) -> int:
                 select(func.count())
                 .select_from(models.Job)
                 .where(models.Job.parent_id.is_(None), models.Job.state.in_(FINISHED_STATES))
+            )
+            or 0
+        )
+
+
+def published(db: Database) -> int:
+    """How many top-level jobs have had their message sent to the broker."""
+    with db.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(models.Job)
+                .where(models.Job.parent_id.is_(None), models.Job.enqueued_at.is_not(None))
             )
             or 0
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
+
 from newsmill_schema.db import Database
+from newsmill_schema.messages import QUEUE
 from tests.reliability.conftest import SCALE
 from tests.reliability.harness import (
     RedisServer,
@@ -13,6 +16,8 @@ from tests.reliability.harness import (
     corpus,
     drop,
     progress,
+    published,
+    wait_for,
     wait_progress,
     wait_settled,
 )
@@ -25,17 +30,23 @@ def test_messages_lost_with_redis_are_republished(
     stack = Stack(tmp_path, pg_url, own_redis.url).start()
     db = Database(pg_url)
     try:
+        # Given a run under way, with every job published and messages waiting in Redis
         drop(stack.inbox, docs)
-        # When Redis dies with the queue in it and comes back empty
         wait_progress(db, len(docs) // 5, timeout=120)
+        stack.freeze_worker()
+        wait_for(lambda: published(db) == len(docs), 60, what="every job published")
+        waiting = redis.Redis.from_url(own_redis.url).llen(QUEUE)
+        assert waiting > 0, "nothing waited in the queue: use more documents"
+
+        # When Redis dies with the queue in it and comes back empty
         own_redis.restart()
-        lost_at = progress(db)
-        assert lost_at < len(docs), "the run finished before the restart: use more documents"
+        stack.thaw_worker()
+        assert progress(db) < len(docs)
 
         # Then the reconciler re-publishes from the database and everything finishes once
         wait_settled(db, {d.name for d in docs}, timeout=240, stack=stack)
         assert_ledger(db, docs, stack.data / "work")
-        assert "re-published" in stack.logs()
+        assert stack.logged("re-published"), stack.logs()
     finally:
         stack.stop()
         db.dispose()
