@@ -19,6 +19,9 @@ PROCESS_DOCUMENT = "newsmill.process_document"
 QUEUE = "newsmill"
 """The one queue documents travel on."""
 
+FULL_TEXT_FIELD = "fetch_full_text"
+"""Key of a feed-entry record asking the worker to fetch and extract the entry's page."""
+
 
 class JobState(StrEnum):
     """A job moves queued → processing → done | duplicate | failed."""

@@ -46,14 +46,11 @@ from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState, ProcessDocument
+from newsmill_schema.messages import FULL_TEXT_FIELD, JobState, ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
-
-FULL_TEXT_FIELD = "fetch_full_text"
-"""Record key asking the worker to fetch the entry's page (read by newsmill_worker.fulltext)."""
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)

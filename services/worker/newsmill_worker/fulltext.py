@@ -18,14 +18,12 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
+from newsmill_schema.messages import FULL_TEXT_FIELD
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline
 from newsmill_worker.pipeline import DocumentError, Limits, Outcome, Parsed
 
 log = logging.getLogger(__name__)
-
-FULL_TEXT_FIELD = "fetch_full_text"
-"""Record key the ingest service sets (newsmill_ingest.feeds.FULL_TEXT_FIELD)."""
 
 _ACCEPT_HTML = {"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"}
 _PAGE_NAME = "page.html"
