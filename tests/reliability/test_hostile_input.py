@@ -7,13 +7,11 @@ import io
 import json
 import os
 import random
-import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
-
+from newsmill_ingest.bench.memory import RssSampler
 from newsmill_schema.db import Database
 from tests.reliability.harness import Document, Stack, assert_ledger, corpus, drop, wait_settled
 from tests.support import wait_for
@@ -76,34 +74,6 @@ def hostile_corpus(rng: random.Random) -> dict[str, tuple[bytes, str]]:
     return files
 
 
-class PeakMemory:
-    """Samples the resident size of process trees until stopped."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            for pid in self.pids:
-                try:
-                    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-                    for proc in procs:
-                        self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
-                except psutil.NoSuchProcess:
-                    continue
-
-
 def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -123,7 +93,7 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
     outside = tmp_path / "outside-secret.txt"
     outside.write_text("Secret\n\nnot for the inbox")
 
-    with PeakMemory([stack.ingest.popen.pid, stack.worker.popen.pid]) as memory:
+    with RssSampler({"ingest": stack.ingest.popen.pid, "worker": stack.worker.popen.pid}) as memory:
         # Given bad files of every kind, a 100 MB file and symlinks out of the inbox, among good ones
         staging = stack.data / "hostile"
         staging.mkdir()
@@ -169,4 +139,5 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
     assert outside.read_text() == "Secret\n\nnot for the inbox"
     # and no process died or outgrew its memory limit
     assert stack.ingest.alive and stack.worker.alive
-    assert memory.peak_mb < MEMORY_LIMIT_MB, f"peak RSS {memory.peak_mb:.0f} MB"
+    peak_mb = max(memory.peak_mb("ingest"), memory.peak_mb("worker"))
+    assert peak_mb < MEMORY_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB"
