@@ -148,3 +148,14 @@ def store_article(db: Database, name: str, title: str, body: str, **fields: Any)
         session.add(article)
         session.flush()
         return article.id
+
+
+def quadratic_bomb(repeats: int = 10_000) -> bytes:
+    """The classic quadratic blowup: one large entity referenced many times."""
+    entity = "A" * 10_000
+    refs = "&big;" * repeats
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY big "{entity}">]>'
+        f'<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<description>{refs}</description></item></channel></rss>"
+    ).encode()

@@ -17,15 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from werkzeug import Request, Response
 
-from newsmill_ingest.feeds import FeedPoller, FeedSpec, add_feed, list_feeds
+from newsmill_ingest.feed_registry import FeedSpec, add_feed, list_feeds
+from newsmill_ingest.feeds import FeedPoller
 from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
 from newsmill_worker.processor import Processor
-from tests.support import Process, article_count, wait_for
-from tests.unit.test_feeds import quadratic_bomb
+from tests.support import Process, article_count, quadratic_bomb, wait_for
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 GUARDIAN = (FEEDS / "guardian.rss").read_bytes()

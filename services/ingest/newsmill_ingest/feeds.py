@@ -1,332 +1,54 @@
-"""Feeds: a registry of RSS/Atom feeds, polled politely, and never given up on.
+"""Feeds: poll RSS/Atom feeds politely, record what they bring, never give up on one.
 
-Three layers, top to bottom:
-
-- pure functions on plain data: when to poll next (interval, RSS ``ttl``,
-  ``Cache-Control``/``Expires``, ``Retry-After``, exponential backoff with
-  jitter), what an entry is (its identity and content hash), and the JSON
-  record each entry becomes (the worker's JSON path reads it);
-- ``parse_feed``: feed bytes to entry records, refusing entity declarations
-  and feeds that are nothing but a parse error;
-- the database side: the registry (add, remove, list, the feeds file) and
-  ``FeedPoller``, which claims due feeds, fetches them on a few threads, and
-  records each poll in ONE transaction (raw entry bytes, ``queued`` jobs,
-  ``feed_entries`` rows, the feed's health) before publishing.
+``FeedPoller`` claims due feeds (a lease in the database, so two pollers never
+take the same feed), fetches them with httpx on a few threads, and records each
+poll in ONE transaction (raw entry bytes, ``queued`` jobs, ``feed_entries``
+rows, the feed's health) before publishing.
 
 An entry already seen is never enqueued again; an entry whose content changed
-is, and the worker updates the article that entry produced in place.
+is, and the worker updates the article that entry produced in place. When to
+poll is ``feed_schedule``, what an entry is ``feed_entries``, the list of feeds
+``feed_registry``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
-import io
-import json
 import logging
 import random
-import re
-import tomllib
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-import feedparser
-import nh3
-from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from newsmill_ingest.fetch import Fetched, Fetcher, FetchError, FetchPolicy, check_scheme
+from newsmill_ingest.feed_entries import ERROR_LENGTH, Entry, FeedError, ParsedFeed, parse_feed
+from newsmill_ingest.feed_registry import load_feeds_file
+from newsmill_ingest.feed_schedule import (
+    Schedule,
+    cache_seconds,
+    error_delay,
+    jittered,
+    retry_after_seconds,
+    success_delay,
+)
+from newsmill_ingest.fetch import Fetched, Fetcher, FetchError, FetchPolicy
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import FULL_TEXT_FIELD, JobState, ProcessDocument
+from newsmill_schema.messages import JobState, ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
 _RETRY_STATUSES = (429, 503)
-_ERROR_LENGTH = 500
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
-
-
-class FeedError(Exception):
-    """A feed that cannot be used: ``reason`` says why in one line."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-# --- When to poll ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The bounds on poll delays; taken from settings."""
-
-    min_interval_s: float = 60
-    max_interval_s: float = 86_400
-    jitter: float = 0.1
-    backoff_base_s: float = 60
-    backoff_cap_s: float = 86_400
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Schedule:
-        return cls(
-            min_interval_s=settings.feed_min_interval_s,
-            max_interval_s=settings.feed_max_interval_s,
-            jitter=settings.feed_jitter,
-            backoff_base_s=settings.feed_backoff_base_s,
-            backoff_cap_s=settings.feed_backoff_cap_s,
-        )
-
-
-def parse_interval(text: str) -> int:
-    """``"15m"`` → 900 seconds; accepts s, m, h, d or bare seconds."""
-    match = _INTERVAL.match(text)
-    if not match:
-        raise ValueError(f"not an interval: {text!r} (use e.g. 90s, 15m, 2h, 1d)")
-    seconds = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    if seconds <= 0:
-        raise ValueError(f"interval must be positive: {text!r}")
-    return seconds
-
-
-def jittered(delay: float, fraction: float, rng: random.Random) -> float:
-    """``delay`` stretched or shrunk by up to ``fraction``, so feeds do not poll in lockstep."""
-    return delay * rng.uniform(1 - fraction, 1 + fraction)
-
-
-def success_delay(interval_s: float, hints: list[float | None], schedule: Schedule) -> float:
-    """Delay after a good poll: the feed's interval, or longer when the server asks for it."""
-    wanted = max([interval_s, *(h for h in hints if h is not None)])
-    return min(schedule.max_interval_s, max(schedule.min_interval_s, wanted))
-
-
-def error_delay(consecutive_errors: int, retry_after: float | None, schedule: Schedule) -> float:
-    """Delay after the n-th failure in a row: doubling from the base, capped; Retry-After wins."""
-    exponent = min(max(consecutive_errors - 1, 0), 32)
-    backoff = min(schedule.backoff_cap_s, schedule.backoff_base_s * 2**exponent)
-    if retry_after is not None:
-        backoff = min(schedule.backoff_cap_s, max(backoff, retry_after))
-    return backoff
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) as seconds from ``now``."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    when = _http_date(text)
-    return max(0.0, (when - now).total_seconds()) if when else None
-
-
-def cache_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
-    """How long the response may be cached: ``max-age``/``s-maxage``, else ``Expires``."""
-    match = _MAX_AGE.search(headers.get("cache-control", ""))
-    if match:
-        return float(match.group(1))
-    expires = _http_date(headers.get("expires", ""))
-    if expires is None:
-        return None
-    origin = _http_date(headers.get("date", "")) or now
-    return max(0.0, (expires - origin).total_seconds())
-
-
-def ttl_seconds(value: object) -> float | None:
-    """An RSS ``<ttl>`` (minutes) in seconds, or None when absent or nonsense."""
-    try:
-        minutes = float(str(value).strip())
-    except ValueError:
-        return None
-    return minutes * 60 if minutes > 0 else None
-
-
-def _http_date(text: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-# --- What an entry is -----------------------------------------------------------------------
-
-
-def entry_identity(entry: Mapping[str, Any]) -> str:
-    """A stable id for an entry: its GUID, else its link, else its title and content."""
-    guid = str(entry.get("id") or "").strip()
-    link = str(entry.get("link") or "").strip()
-    if guid:
-        key = f"guid\0{guid}"
-    elif link:
-        key = f"link\0{link}"
-    else:
-        key = f"text\0{entry.get('title') or ''}\0{_content(entry)}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    """Hash of what a reader sees of an entry; a change means it is processed again."""
-    seen = {k: record.get(k) for k in ("title", "link", "author", "summary", "content")}
-    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def entry_record(
-    entry: Mapping[str, Any], channel: Mapping[str, Any], full_text: bool
-) -> dict[str, Any]:
-    """The JSON record an entry is stored as: the fields the worker's JSON path maps.
-
-    HTML is sanitised again here (feedparser's sanitiser is the first pass), so
-    what is stored is safe to show whatever reads it later.
-    """
-    content = _sanitise(_content(entry))
-    summary = _sanitise(str(entry.get("summary") or ""))
-    record: dict[str, Any] = {
-        "id": entry.get("id"),
-        "title": _plain(str(entry.get("title") or "")),
-        "link": entry.get("link"),
-        "author": _authors(entry),
-        "published": _iso(_date_of(entry)),
-        "content": content or summary,
-        "summary": summary if content and _plain(summary) not in _plain(content) else None,
-        "publisher": channel.get("title") or None,
-        "language": channel.get("language") or None,
-    }
-    if full_text:
-        record[FULL_TEXT_FIELD] = True
-    return {k: v for k, v in record.items() if v not in (None, "", [])}
-
-
-def _date_of(entry: Mapping[str, Any]) -> Any:
-    # Plain dict lookups: feedparser's own mapping of updated to published warns.
-    fields = dict(entry)
-    return fields.get("published_parsed") or fields.get("updated_parsed")
-
-
-def _content(entry: Mapping[str, Any]) -> str:
-    values = [str(c.get("value") or "") for c in entry.get("content") or [] if c.get("value")]
-    return max(values, key=len) if values else str(entry.get("summary") or "")
-
-
-def _authors(entry: Mapping[str, Any]) -> list[str]:
-    names = [str(a.get("name") or "") for a in entry.get("authors") or [] if isinstance(a, dict)]
-    names = [n.strip() for n in names if n.strip()]
-    if not names and entry.get("author"):
-        names = [str(entry["author"]).strip()]
-    return names
-
-
-def _sanitise(markup: str) -> str:
-    return nh3.clean(markup).strip() if markup else ""
-
-
-def _plain(text: str) -> str:
-    if "<" not in text and "&" not in text:
-        return text.strip()
-    return html.unescape(nh3.clean(text, tags=set())).strip()
-
-
-def _iso(parsed: Any) -> str | None:
-    if not parsed:
-        return None
-    try:
-        year, month, day, hour, minute, second = parsed[:6]
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).isoformat()
-    except (TypeError, ValueError):
-        return None
-
-
-# --- Feed bytes to entries ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One entry of a parsed feed, ready to be recorded."""
-
-    identity: str
-    content_hash: str
-    record: dict[str, Any]
-
-    @property
-    def raw(self) -> bytes:
-        return json.dumps(self.record, ensure_ascii=False, sort_keys=True).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    title: str | None
-    ttl_s: float | None
-    entries: list[Entry]
-    warning: str | None = None
-    """Set when feedparser flagged the feed (bozo) but its entries were usable."""
-
-
-def refuse_entities(body: bytes) -> None:
-    """Refuse XML declaring entities: a 100 KB feed can expand to hundreds of MB."""
-    # UTF-16/32 put NULs between the letters; removing them finds the declaration anyway.
-    if _ENTITY_DECL.search(body) or (
-        b"\0" in body and _ENTITY_DECL.search(body.replace(b"\0", b""))
-    ):
-        raise FeedError("XML entity declarations (<!ENTITY) are refused: possible expansion bomb")
-
-
-def feedparser_result(body: bytes, url: str, content_type: str = "") -> Any:
-    """feedparser's view of feed bytes, entity declarations refused first."""
-    refuse_entities(body)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
-
-
-def parse_feed(
-    body: bytes,
-    url: str,
-    content_type: str = "",
-    full_text: bool = False,
-    max_entries: int = 10_000,
-) -> ParsedFeed:
-    """Parse feed bytes (never a URL: feedparser's own fetcher has no limits) into entries."""
-    parsed = feedparser_result(body, url, content_type)
-    exception = parsed.get("bozo_exception") if parsed.get("bozo") else None
-    problem = str(exception) if exception is not None else None
-    # A wrong content type or charset label is a warning; broken XML with nothing in it is not.
-    if not parsed.entries and problem and not isinstance(exception, ThingsNobodyCaresAboutButMe):
-        raise FeedError(f"not a usable feed: {problem}"[:_ERROR_LENGTH])
-    if not parsed.entries and not parsed.get("version"):
-        raise FeedError("not an RSS or Atom feed: no channel and no entries")
-    channel = parsed.feed
-    entries: dict[str, Entry] = {}
-    for item in parsed.entries[:max_entries]:
-        record = entry_record(item, channel, full_text)
-        identity = entry_identity(item)
-        entries.setdefault(identity, Entry(identity, record_hash(record), record))
-    return ParsedFeed(
-        title=_plain(str(channel.get("title") or "")) or None,
-        ttl_s=ttl_seconds(channel.get("ttl")),
-        entries=list(entries.values()),
-        warning=problem,
-    )
 
 
 # --- One poll's outcome ---------------------------------------------------------------------
@@ -420,176 +142,12 @@ def fetch_and_parse(fetcher: Fetcher, target: FeedTarget, max_entries: int) -> P
         response = fetcher.get(target.url, conditional_headers(target))
         return interpret(response, target, utcnow(), max_entries)
     except FetchError as exc:
-        return PollResult("error", error=exc.reason[:_ERROR_LENGTH])
+        return PollResult("error", error=exc.reason[:ERROR_LENGTH])
     except Exception as exc:  # one odd feed must never stop the poller
         log.exception("unexpected error polling %s", target.url)
         return PollResult(
-            "error", error=f"internal error: {exc.__class__.__name__}: {exc}"[:_ERROR_LENGTH]
+            "error", error=f"internal error: {exc.__class__.__name__}: {exc}"[:ERROR_LENGTH]
         )
-
-
-# --- The registry ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeedView:
-    """A feed and its health, as ``feeds list`` shows it."""
-
-    id: int
-    url: str
-    title: str | None
-    interval_s: int
-    full_text: bool
-    last_polled_at: datetime | None
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
-    last_status: int | None
-    consecutive_errors: int
-    next_poll_at: datetime
-    entries_seen: int
-
-    @classmethod
-    def of(cls, feed: models.Feed) -> FeedView:
-        return cls(**{name: getattr(feed, name) for name in cls.__dataclass_fields__})
-
-    @property
-    def healthy(self) -> bool:
-        return self.consecutive_errors == 0
-
-    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
-        values = asdict(self)
-        for key, value in values.items():
-            if isinstance(value, datetime):
-                values[key] = value.isoformat()
-        values["next_poll_in_s"] = round((self.next_poll_at - (now or utcnow())).total_seconds(), 1)
-        values["healthy"] = self.healthy
-        return values
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """A feed as the user declares it (CLI or feeds file)."""
-
-    url: str
-    interval_s: int | None = None
-    full_text: bool = False
-
-
-def validate_url(url: str) -> str:
-    """A feed URL as stored, or ValueError saying why it is not acceptable."""
-    url = url.strip()
-    try:
-        check_scheme(url)
-    except FetchError as exc:
-        raise ValueError(exc.reason) from None
-    return url
-
-
-def add_feed(db: Database, spec: FeedSpec, default_interval_s: int) -> tuple[FeedView, bool]:
-    """Register a feed, or update its interval and full-text flag; True when it is new."""
-    url = validate_url(spec.url)
-    with db.session() as session:
-        feed = session.execute(
-            select(models.Feed).where(models.Feed.url == url)
-        ).scalar_one_or_none()
-        created = feed is None
-        if feed is None:
-            feed = models.Feed(url=url, next_poll_at=utcnow(), consecutive_errors=0, entries_seen=0)
-            session.add(feed)
-        feed.interval_s = spec.interval_s or (
-            feed.interval_s if not created else default_interval_s
-        )
-        feed.full_text = spec.full_text
-        session.flush()
-        return FeedView.of(feed), created
-
-
-def remove_feed(db: Database, url_or_id: str) -> bool:
-    """Forget a feed and its seen entries (its jobs and articles stay); False if unknown."""
-    with db.session() as session:
-        feed = _find(session, url_or_id)
-        if feed is None:
-            return False
-        session.delete(feed)
-        return True
-
-
-def list_feeds(db: Database) -> list[FeedView]:
-    with db.session() as session:
-        feeds = session.execute(select(models.Feed).order_by(models.Feed.id)).scalars()
-        return [FeedView.of(f) for f in feeds]
-
-
-def _find(session: Session, url_or_id: str) -> models.Feed | None:
-    if url_or_id.isdigit():
-        return session.get(models.Feed, int(url_or_id))
-    return session.execute(
-        select(models.Feed).where(models.Feed.url == url_or_id.strip())
-    ).scalar_one_or_none()
-
-
-def feed_specs(data: Any) -> list[FeedSpec]:
-    """Feed declarations from a loaded feeds file: a list, or ``{"feeds": [...]}``.
-
-    Each item is a URL string or a mapping with ``url`` and optional
-    ``interval`` (``"15m"`` or seconds) and ``full_text``.
-    """
-    items = data.get("feeds") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise FeedError("feeds file must hold a list of feeds, or a 'feeds' list")
-    specs = []
-    for n, item in enumerate(items, start=1):
-        try:
-            specs.append(_spec(item))
-        except (ValueError, TypeError) as exc:
-            raise FeedError(f"feed #{n} in the feeds file: {exc}") from None
-    return specs
-
-
-def _spec(item: Any) -> FeedSpec:
-    if isinstance(item, str):
-        return FeedSpec(url=validate_url(item))
-    if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-        raise ValueError("expected a URL or a table/mapping with a 'url'")
-    interval = item.get("interval")
-    if interval is not None:
-        interval = parse_interval(str(interval))
-    return FeedSpec(
-        url=validate_url(item["url"]),
-        interval_s=interval,
-        full_text=bool(item.get("full_text", False)),
-    )
-
-
-def read_feeds_file(path: Path) -> list[FeedSpec]:
-    """Read a TOML (``[[feeds]]``) or YAML feeds file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FeedError(f"cannot read feeds file {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return feed_specs(_yaml(text, path))
-    try:
-        return feed_specs(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise FeedError(f"feeds file {path} is not valid TOML: {exc}") from None
-
-
-def _yaml(text: str, path: Path) -> Any:
-    try:
-        import yaml
-    except ImportError:
-        raise FeedError("YAML feeds files need PyYAML; use TOML or install pyyaml") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FeedError(f"feeds file {path} is not valid YAML: {exc}") from None
-
-
-def load_feeds_file(db: Database, path: Path, default_interval_s: int) -> list[FeedView]:
-    """Register every feed of a feeds file (existing ones take the file's settings)."""
-    return [add_feed(db, spec, default_interval_s)[0] for spec in read_feeds_file(path)]
 
 
 # --- Polling --------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ def feeds_add(
     data_dir: DataDir = None,
 ) -> None:
     """Register a feed (or change its interval); the ingest service polls it right away."""
-    from newsmill_ingest.feeds import FeedSpec, add_feed, parse_interval
+    from newsmill_ingest.feed_registry import FeedSpec, add_feed
+    from newsmill_ingest.feed_schedule import parse_interval
 
     settings = _settings(data_dir)
     try:
@@ -77,7 +78,7 @@ def feeds_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one feed a line.")] = False,
 ) -> None:
     """Every feed with its health: last success, last error, errors in a row, next poll."""
-    from newsmill_ingest.feeds import list_feeds
+    from newsmill_ingest.feed_registry import list_feeds
 
     views = list_feeds(_database(_settings(data_dir)))
     now = utcnow()
@@ -105,7 +106,7 @@ def feeds_list(
 @feeds_app.command("remove")
 def feeds_remove(url_or_id: str, data_dir: DataDir = None) -> None:
     """Stop polling a feed (its articles stay)."""
-    from newsmill_ingest.feeds import remove_feed
+    from newsmill_ingest.feed_registry import remove_feed
 
     if not remove_feed(_database(_settings(data_dir)), url_or_id):
         err.print(f"no feed {url_or_id}")

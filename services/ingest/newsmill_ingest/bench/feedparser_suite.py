@@ -5,7 +5,7 @@ a Python expression over feedparser's result) and which HTTP headers it was
 served with (``Header:``). For every wellformed, illformed and encoding case
 this script:
 
-1. parses the bytes exactly as the poller does (``feeds.feedparser_result``:
+1. parses the bytes exactly as the poller does (``feed_entries.feedparser_result``:
    entity declarations refused, headers passed, never a URL) and checks the
    expectation;
 2. turns each entry into newsmill's JSON record and runs it through the
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newsmill_ingest.feeds import FeedError, entry_record, feedparser_result, parse_feed
+from newsmill_ingest.feed_entries import FeedError, entry_record, feedparser_result, parse_feed
 
 DEFAULT_SUITE = Path(__file__).resolve().parents[4].parent / "shared/data/feeds/feedparser-tests"
 GROUPS = ("wellformed", "illformed", "encoding")
