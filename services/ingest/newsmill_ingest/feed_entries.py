@@ -32,7 +32,7 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
 class FeedError(Exception):
-    """A feed that cannot be used: ``reason`` says why in one line."""
+    """A feed, or a feeds file, that cannot be used: ``reason`` says why in one line."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
