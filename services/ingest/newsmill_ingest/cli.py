@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from newsmill_ingest.cli_common import (
+    AsJson,
+    DataDir,
+    command_database,
+    command_settings,
+    console,
+    err,
+)
 from newsmill_ingest.feeds_cli import feeds_app
-from newsmill_schema.db import Database
-from newsmill_schema.logs import setup_logging
-from newsmill_schema.settings import Settings, load_settings
+from newsmill_schema.settings import load_settings
 
 app = typer.Typer(
     help="newsmill: ingest news documents into clean, deduplicated articles.",
@@ -31,34 +36,13 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(docs_app, name="docs")
 app.add_typer(feeds_app, name="feeds")
 
-console = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Embedded mode's data folder (default: NEWSMILL_DATA_DIR or ./data)."
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    settings = load_settings(data_dir)
-    setup_logging(settings)
-    return settings
-
-
-def _database(settings: Settings) -> Database:
-    return Database.from_settings(settings)
-
 
 @app.command()
 def up(data_dir: DataDir = None) -> None:
     """Run everything embedded: the ingest service and a Celery worker, on SQLite."""
     from newsmill_ingest.embedded import run_embedded
 
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     err.print(f"newsmill up: drop files into [bold]{settings.inbox_dir}[/] (Ctrl-C stops)")
     raise typer.Exit(run_embedded(settings))
 
@@ -68,7 +52,7 @@ def ingest(data_dir: DataDir = None) -> None:
     """Run the ingest service alone: watch the inbox, publish jobs, reconcile."""
     from newsmill_ingest.embedded import run_ingest
 
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     run_ingest(settings)
 
 
@@ -82,7 +66,7 @@ def worker(
     ] = True,
 ) -> None:
     """Start a Celery worker (extra options go to `celery worker`)."""
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     if supervise:
         from newsmill_worker.liveness import liveness_of
         from newsmill_worker.supervisor import supervise as run_supervised
@@ -112,9 +96,9 @@ def add(
     """Submit files or folders now (copies them through the same intake as the inbox)."""
     from newsmill_ingest.submit import files_under, submit
 
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     files = files_under(paths)
-    db = _database(settings)
+    db = command_database(settings)
     with Progress(console=err) as progress:
         task = progress.add_task("submitting", total=len(files))
         recorded = submit(settings, db, files, on_each=lambda: progress.advance(task))
@@ -133,11 +117,11 @@ def status(
     from newsmill_ingest.status import collect, render
     from newsmill_ingest.status import watch as watch_status
 
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     if watch:
-        watch_status(settings, _database(settings), console, interval, count)
+        watch_status(settings, command_database(settings), console, interval, count)
         return
-    report = collect(settings, _database(settings))
+    report = collect(settings, command_database(settings))
     if as_json:
         console.print_json(json.dumps(report))
         return
@@ -161,8 +145,8 @@ def export(
     """Stream articles out as JSON Lines, CSV or Parquet (progress on stderr)."""
     from newsmill_ingest import export as exporting
 
-    settings = _settings(data_dir)
-    db = _database(settings)
+    settings = command_settings(data_dir)
+    db = command_database(settings)
     try:
         moment = exporting.parse_since(since) if since else None
         total = exporting.count(db, moment, canonical)
@@ -191,8 +175,8 @@ def health(
     """Exit non-zero when the database, the broker or (by default) the workers are unreachable."""
     from newsmill_ingest.status import check_health
 
-    settings = _settings(data_dir)
-    problems = check_health(settings, _database(settings), require_workers=workers)
+    settings = command_settings(data_dir)
+    problems = check_health(settings, command_database(settings), require_workers=workers)
     for problem in problems:
         err.print(f"[red]unhealthy:[/] {problem}")
     if problems:
@@ -219,8 +203,8 @@ def reprocess(
     if sum((failed, all_jobs, bool(job_ids))) != 1:
         err.print("name job ids, or pass --failed or --all")
         raise typer.Exit(2)
-    settings = _settings(data_dir)
-    db = _database(settings)
+    settings = command_settings(data_dir)
+    db = command_database(settings)
     publisher = Publisher(settings, db)
     try:
         if all_jobs:
@@ -247,8 +231,8 @@ def reprocess(
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations up to the latest."""
-    settings = _settings(data_dir)
-    _database(settings).upgrade()
+    settings = command_settings(data_dir)
+    command_database(settings).upgrade()
     err.print("database schema is up to date")
 
 
@@ -262,7 +246,7 @@ def jobs_list(
     """The job ledger: one line per job with its state, source, article and error."""
     from newsmill_ingest import views
 
-    rows = views.jobs(_database(_settings(data_dir)), state=state, limit=limit)
+    rows = views.jobs(command_database(command_settings(data_dir)), state=state, limit=limit)
     if as_json:
         for row in rows:
             print(json.dumps(row.as_dict(), ensure_ascii=False))
@@ -290,7 +274,9 @@ def docs_list(
     """Stored articles (JSON Lines with --json)."""
     from newsmill_ingest import views
 
-    rows = views.articles(_database(_settings(data_dir)), limit=limit, canonical=canonical)
+    rows = views.articles(
+        command_database(command_settings(data_dir)), limit=limit, canonical=canonical
+    )
     if as_json:
         for row in rows:
             print(row.model_dump_json(exclude={"sources"}))
@@ -319,7 +305,7 @@ def docs_search(
     from newsmill_ingest.search import SearchError, search
 
     try:
-        hits = search(_database(_settings(data_dir)), query, limit)
+        hits = search(command_database(command_settings(data_dir)), query, limit)
     except SearchError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -339,7 +325,7 @@ def docs_show(article_id: int, data_dir: DataDir = None) -> None:
     """One article as JSON, with every source it arrived from."""
     from newsmill_ingest import views
 
-    row = views.article(_database(_settings(data_dir)), article_id)
+    row = views.article(command_database(command_settings(data_dir)), article_id)
     if row is None:
         err.print(f"no article {article_id}")
         raise typer.Exit(1)

@@ -4,44 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from newsmill_schema.db import Database
-from newsmill_schema.logs import setup_logging
+from newsmill_ingest.cli_common import DataDir, command_database, command_settings, console, err
 from newsmill_schema.models import utcnow
-from newsmill_schema.settings import Settings, load_settings
 
 feeds_app = typer.Typer(
     help="RSS and Atom feeds polled by the ingest service.", no_args_is_help=True
 )
-
-console = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Embedded mode's data folder (default: NEWSMILL_DATA_DIR or ./data)."
-    ),
-]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    settings = load_settings(data_dir)
-    setup_logging(settings)
-    return settings
-
-
-def _database(settings: Settings) -> Database:
-    db = Database.from_settings(settings)
-    if db.is_sqlite:
-        db.upgrade()
-    return db
 
 
 @feeds_app.command("add")
@@ -59,11 +32,13 @@ def feeds_add(
     from newsmill_ingest.feed_registry import FeedSpec, add_feed
     from newsmill_ingest.feed_schedule import parse_interval
 
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     try:
         seconds = parse_interval(interval) if interval else None
         view, created = add_feed(
-            _database(settings), FeedSpec(url, seconds, full_text), settings.feed_default_interval_s
+            command_database(settings, migrate_sqlite=True),
+            FeedSpec(url, seconds, full_text),
+            settings.feed_default_interval_s,
         )
     except ValueError as exc:
         err.print(f"[red]not added:[/] {exc}")
@@ -80,7 +55,7 @@ def feeds_list(
     """Every feed with its health: last success, last error, errors in a row, next poll."""
     from newsmill_ingest.feed_registry import list_feeds
 
-    views = list_feeds(_database(_settings(data_dir)))
+    views = list_feeds(command_database(command_settings(data_dir), migrate_sqlite=True))
     now = utcnow()
     if as_json:
         for view in views:
@@ -108,7 +83,9 @@ def feeds_remove(url_or_id: str, data_dir: DataDir = None) -> None:
     """Stop polling a feed (its articles stay)."""
     from newsmill_ingest.feed_registry import remove_feed
 
-    if not remove_feed(_database(_settings(data_dir)), url_or_id):
+    if not remove_feed(
+        command_database(command_settings(data_dir), migrate_sqlite=True), url_or_id
+    ):
         err.print(f"no feed {url_or_id}")
         raise typer.Exit(1)
     err.print(f"removed feed {url_or_id}")
@@ -123,8 +100,8 @@ def feeds_poll(
     from newsmill_ingest.feeds import FeedPoller
     from newsmill_ingest.publisher import Publisher
 
-    settings = _settings(data_dir)
-    db = _database(settings)
+    settings = command_settings(data_dir)
+    db = command_database(settings, migrate_sqlite=True)
     publisher = Publisher(settings, db)
     poller = FeedPoller(settings, db, publisher)
     try:
