@@ -17,11 +17,12 @@ import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from newsmill_schema import models
 from newsmill_schema.db import Database
@@ -345,7 +346,7 @@ def wait_settled(db: Database, names: set[str], timeout: float, stack: Stack | N
 
 
 def assert_ledger(
-    db: Database, docs: list[Document], work_dir: Path, failed: set[str] = frozenset()
+    db: Database, docs: list[Document], work_dir: Path, failed: AbstractSet[str] = frozenset()
 ) -> None:
     """Every input is exactly one finished job; the articles are exactly the expected ones."""
     jobs = top_level_jobs(db)
@@ -395,28 +396,18 @@ def _answers(port: int) -> bool:
 
 def progress(db: Database) -> int:
     """How many top-level jobs have finished."""
-    with db.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(models.Job)
-                .where(models.Job.parent_id.is_(None), models.Job.state.in_(FINISHED_STATES))
-            )
-            or 0
-        )
+    return _top_level_count(db, models.Job.state.in_(FINISHED_STATES))
 
 
 def published(db: Database) -> int:
     """How many top-level jobs have had their message sent to the broker."""
+    return _top_level_count(db, models.Job.enqueued_at.is_not(None))
+
+
+def _top_level_count(db: Database, condition: ColumnElement[bool]) -> int:
     with db.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(models.Job)
-                .where(models.Job.parent_id.is_(None), models.Job.enqueued_at.is_not(None))
-            )
-            or 0
-        )
+        query = select(func.count()).select_from(models.Job).where(models.Job.parent_id.is_(None))
+        return int(session.scalar(query.where(condition)) or 0)
 
 
 def wait_progress(db: Database, at_least: int, timeout: float) -> None:
