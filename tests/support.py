@@ -96,14 +96,6 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
 
 
-def job_states(db: Database) -> dict[str, int]:
-    with db.session() as session:
-        rows = session.execute(
-            select(models.Job.state, func.count()).group_by(models.Job.state)
-        ).all()
-    return {state: count for state, count in rows}
-
-
 def jobs_by_name(db: Database) -> dict[str, models.Job]:
     with db.session() as session:
         return {job.name: job for job in session.execute(select(models.Job)).scalars()}

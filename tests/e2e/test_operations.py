@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from newsmill_ingest.views import job_counts
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from tests.support import Process, job_states, wait_for
+from tests.support import Process, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -159,7 +160,7 @@ def test_operating_a_running_stack(ops: Ops) -> None:
         _drop(ops.settings.inbox_dir, name, text)
     _drop(ops.settings.inbox_dir, "copy.txt", DOCUMENTS["story-0.txt"])
     wait_for(
-        lambda: job_states(ops.db) == {"done": 4, "duplicate": 1}, 30, what="every job to finish"
+        lambda: job_counts(ops.db) == {"done": 4, "duplicate": 1}, 30, what="every job to finish"
     )
 
     # Then the counters move on both endpoints

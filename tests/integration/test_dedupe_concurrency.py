@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from newsmill_ingest.publisher import Publisher
+from newsmill_ingest.views import job_counts
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import FINISHED_STATES, ProcessDocument
 from newsmill_schema.settings import Settings
-from tests.support import REDIS_HOST, REDIS_PORT, Process, job_states, queue_document, wait_for
+from tests.support import REDIS_HOST, REDIS_PORT, Process, queue_document, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -142,7 +143,7 @@ def one_round(cluster: Cluster, round_no: int) -> bool:
     try:
         jobs = wait_for(lambda: finished(cluster.db, ids), DEADLINE_S, what=f"round {round_no}")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{job_states(cluster.db)}\n{cluster.logs()}") from exc
+        raise AssertionError(f"{exc}\n{job_counts(cluster.db)}\n{cluster.logs()}") from exc
     with cluster.db.session() as session:
         canonical = session.get(models.Article, jobs[0].article_id)
         near_row = session.get(models.Article, jobs[1].article_id)
