@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import support
 from tests.support import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, service_answers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,11 +96,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> int:
+    return support.free_port()
 
 
 @pytest.fixture

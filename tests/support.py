@@ -34,6 +34,13 @@ def service_answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def wait_for(
     condition: Callable[[], T], timeout: float, interval: float = 0.05, what: str = ""
 ) -> T:

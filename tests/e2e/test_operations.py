@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from newsmill_ingest.views import job_counts
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from tests.support import Process, wait_for
+from tests.support import Process, free_port, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -31,12 +30,6 @@ DOCUMENTS = {
     for n, topic in enumerate(["harbour", "orchard", "railway", "library"])
 }
 BODY_MARKER = "ordinary words"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -55,7 +48,7 @@ class Ops:
 @pytest.fixture
 def ops(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Ops]:
     data = tmp_path / "data"
-    ports = {"ingest": _free_port(), "worker": _free_port(), "flower": _free_port()}
+    ports = {"ingest": free_port(), "worker": free_port(), "flower": free_port()}
     env = {
         "NEWSMILL_DATA_DIR": str(data),
         "NEWSMILL_DATABASE_URL": pg_url,

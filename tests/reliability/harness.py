@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, func, select
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import FINISHED_STATES
-from tests.support import Process, wait_for
+from tests.support import Process, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BBC = ROOT.parent / "shared" / "data" / "bbc"
@@ -54,12 +54,6 @@ FAST = {
     "NEWSMILL_WORKER_CONCURRENCY": "2",
     "NEWSMILL_WORKER_LIVENESS_INTERVAL_S": "2",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

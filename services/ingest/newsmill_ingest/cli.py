@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import DBAPIError
 
 from newsmill_ingest.cli_common import (
     AsJson,
@@ -18,6 +19,7 @@ from newsmill_ingest.cli_common import (
     command_database,
     command_settings,
     console,
+    database_problem,
     err,
 )
 from newsmill_ingest.feeds_cli import feeds_app
@@ -176,7 +178,8 @@ def health(
     from newsmill_ingest.status import check_health
 
     settings = command_settings(data_dir)
-    problems = check_health(settings, command_database(settings), require_workers=workers)
+    db = command_database(settings, migrate_sqlite=False)
+    problems = check_health(settings, db, require_workers=workers)
     for problem in problems:
         err.print(f"[red]unhealthy:[/] {problem}")
     if problems:
@@ -232,7 +235,7 @@ def reprocess(
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations up to the latest."""
     settings = command_settings(data_dir)
-    command_database(settings).upgrade()
+    command_database(settings, migrate_sqlite=False).upgrade()
     err.print("database schema is up to date")
 
 
@@ -333,4 +336,9 @@ def docs_show(article_id: int, data_dir: DataDir = None) -> None:
 
 
 def main() -> None:
-    app()
+    """The ``newsmill`` script; database trouble is one clear line, not a traceback."""
+    try:
+        app()
+    except DBAPIError as exc:
+        err.print(f"[red]database error:[/] {database_problem(exc)}", soft_wrap=True)
+        raise SystemExit(1) from None

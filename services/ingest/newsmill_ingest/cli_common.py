@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from newsmill_schema.db import Database
 from newsmill_schema.logs import setup_logging
@@ -31,9 +33,24 @@ def command_settings(data_dir: Path | None) -> Settings:
     return settings
 
 
-def command_database(settings: Settings, migrate_sqlite: bool = False) -> Database:
-    """The database; an embedded SQLite file can be brought up to date first."""
+def command_database(settings: Settings, migrate_sqlite: bool = True) -> Database:
+    """The command's database, an embedded SQLite file brought up to date first.
+
+    So every command works on a fresh data folder; a server database is
+    migrated by ``newsmill db upgrade`` only.
+    """
     db = Database.from_settings(settings)
     if migrate_sqlite and db.is_sqlite:
+        # A routine check before every command: Alembic's progress lines would be noise.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         db.upgrade()
     return db
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """One line saying what went wrong with the database, and what to do about a missing schema."""
+    lines = str(exc.orig or "").strip().splitlines()
+    detail = lines[0] if lines else exc.__class__.__name__
+    if "no such table" in detail or ("does not exist" in detail and "relation" in detail):
+        return f"{detail}: the database has no newsmill schema yet; run `newsmill db upgrade`"
+    return detail

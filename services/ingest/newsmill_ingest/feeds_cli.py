@@ -36,7 +36,7 @@ def feeds_add(
     try:
         seconds = parse_interval(interval) if interval else None
         view, created = add_feed(
-            command_database(settings, migrate_sqlite=True),
+            command_database(settings),
             FeedSpec(url, seconds, full_text),
             settings.feed_default_interval_s,
         )
@@ -55,7 +55,7 @@ def feeds_list(
     """Every feed with its health: last success, last error, errors in a row, next poll."""
     from newsmill_ingest.feed_registry import list_feeds
 
-    views = list_feeds(command_database(command_settings(data_dir), migrate_sqlite=True))
+    views = list_feeds(command_database(command_settings(data_dir)))
     now = utcnow()
     if as_json:
         for view in views:
@@ -83,9 +83,7 @@ def feeds_remove(url_or_id: str, data_dir: DataDir = None) -> None:
     """Stop polling a feed (its articles stay)."""
     from newsmill_ingest.feed_registry import remove_feed
 
-    if not remove_feed(
-        command_database(command_settings(data_dir), migrate_sqlite=True), url_or_id
-    ):
+    if not remove_feed(command_database(command_settings(data_dir)), url_or_id):
         err.print(f"no feed {url_or_id}")
         raise typer.Exit(1)
     err.print(f"removed feed {url_or_id}")
@@ -101,7 +99,7 @@ def feeds_poll(
     from newsmill_ingest.publisher import Publisher
 
     settings = command_settings(data_dir)
-    db = command_database(settings, migrate_sqlite=True)
+    db = command_database(settings)
     publisher = Publisher(settings, db)
     poller = FeedPoller(settings, db, publisher)
     try:
