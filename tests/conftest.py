@@ -6,9 +6,6 @@ the server does not answer, except under ``CI=true``, where that is a failure.
 
 from __future__ import annotations
 
-import os
-import random
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests import support
-from tests.support import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, service_answers
+from tests.support import IN_CI, PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, service_answers
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,7 +23,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    in_ci = os.environ.get("CI", "").lower() == "true"
     missing = {
         "redis": not service_answers(REDIS_HOST, REDIS_PORT),
         "postgres": not service_answers("127.0.0.1", 5432),
@@ -36,38 +31,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "slow" in item.keywords and not config.getoption("--run-slow"):
             item.add_marker(pytest.mark.skip(reason="long scenario: run with --run-slow"))
         for service, absent in missing.items():
-            if service in item.keywords and absent and not in_ci:
+            if service in item.keywords and absent and not IN_CI:
                 item.add_marker(pytest.mark.skip(reason=f"{service} is not answering on 127.0.0.1"))
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database number of its own (leased in db 0, so concurrent runs never share one)."""
-    import redis
-
-    registry = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
-    token = uuid.uuid4().hex
-    db = _lease_redis_db(registry, token)
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
-    client.flushdb()
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
-    client.flushdb()
-    client.close()
-    if registry.get(_LEASE.format(db)) == token.encode():
-        registry.delete(_LEASE.format(db))
-    registry.close()
-
-
-_LEASE = "newsmill-tests:redis-db:{}"
-
-
-def _lease_redis_db(registry: object, token: str) -> int:
-    for _ in range(600):
-        for db in random.sample(range(1, 16), 15):
-            if registry.set(_LEASE.format(db), token, nx=True, ex=3600):  # type: ignore[attr-defined]
-                return db
-        time.sleep(0.5)
-    raise RuntimeError("no free Redis database number for this test")
+    """A Redis database number of its own, leased so concurrent test runs never share one."""
+    with support.leased_redis_db() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import func, select
 
 from newsmill_schema import models
@@ -22,6 +25,10 @@ from newsmill_schema.db import Database
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+"""Under CI=true a missing server or dataset fails the run instead of skipping tests."""
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""The team's datasets, read where they lie beside the repository (never copied in)."""
 
 T = TypeVar("T")
 
@@ -34,11 +41,61 @@ def service_answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def shared_dataset(name: str) -> Path:
+    """``../shared/data/<name>``: a test without it skips, or fails under CI=true."""
+    path = SHARED_DATA / name
+    if path.is_dir() and any(path.iterdir()):
+        return path
+    reason = f"dataset not found at {path} (read from beside the repository, never copied in)"
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on at the moment."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+REDIS_LEASE = "newsmill-tests:redis-db:{}"
+"""Key in Redis db 0 that holds a test's lease on database number ``{}``."""
+
+
+@contextlib.contextmanager
+def leased_redis_db(lease_s: int = 3600) -> Iterator[str]:
+    """The URL of a Redis database number no other test (in this run or another) holds.
+
+    Every test that needs a Redis database of its own leases it here, so two
+    pytest runs sharing one Redis server never consume each other's messages.
+    The database is flushed before and after use.
+    """
+    import redis
+
+    registry = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
+    token = uuid.uuid4().hex
+    db = _lease(registry, token, lease_s)
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    client.flushdb()
+    try:
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+    finally:
+        client.flushdb()
+        client.close()
+        if registry.get(REDIS_LEASE.format(db)) == token.encode():
+            registry.delete(REDIS_LEASE.format(db))
+        registry.close()
+
+
+def _lease(registry: Any, token: str, lease_s: int, timeout_s: float = 300) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for db in random.sample(range(1, 16), 15):
+            if registry.set(REDIS_LEASE.format(db), token, nx=True, ex=lease_s):
+                return db
+        time.sleep(0.5)
+    raise RuntimeError("no free Redis database number for this test")
 
 
 def wait_for(

@@ -3,9 +3,7 @@ same instant: the outcome must be the one of processing the jobs in id order."""
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import FINISHED_STATES, ProcessDocument
 from newsmill_schema.settings import Settings
-from tests.support import REDIS_HOST, REDIS_PORT, Process, queue_document, wait_for
+from tests.support import Process, queue_document, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -34,38 +32,6 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(w.output()[-3000:] for w in self.workers)
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database no other test process holds: claimed in db 0 with SET NX.
-
-    Every pytest process's shared fixture starts at db 1, so concurrent test
-    runs (other suites' Celery workers) would consume this test's messages.
-    """
-    import redis
-
-    claims = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
-    token = f"{os.getpid()}-{uuid.uuid4().hex}"
-    # From the top down: the shared fixture hands out low numbers first.
-    db = next(
-        (
-            n
-            for n in range(15, 0, -1)
-            if claims.set(f"newsmill-test-db:{n}", token, nx=True, ex=900)
-        ),
-        None,
-    )
-    if db is None:
-        pytest.fail("no free Redis database to claim")
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
-    client.flushdb()
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
-    client.flushdb()
-    if claims.get(f"newsmill-test-db:{db}") == token.encode():
-        claims.delete(f"newsmill-test-db:{db}")
-    client.close()
-    claims.close()
 
 
 @pytest.fixture
@@ -160,7 +126,9 @@ def one_round(cluster: Cluster, round_no: int) -> bool:
 def run_rounds(cluster: Cluster, rounds: int) -> None:
     overlaps = sum(one_round(cluster, n) for n in range(rounds))
     assert all(w.alive for w in cluster.workers), cluster.logs()
-    print(f"{overlaps}/{rounds} rounds processed the pair concurrently")
+    # The test exists for the race: rounds in which one worker stored the pair
+    # after the other prove nothing, so most rounds must really overlap.
+    assert overlaps >= (rounds + 1) // 2, f"only {overlaps}/{rounds} rounds overlapped"
 
 
 def test_concurrent_workers_agree_with_sequential_order(cluster: Cluster) -> None:

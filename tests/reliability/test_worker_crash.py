@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import signal
 
+import psutil
+from sqlalchemy import func, select
+
+from newsmill_schema import models
 from newsmill_schema.db import Database
 from tests.reliability.conftest import SCALE
 from tests.reliability.harness import (
+    FAST,
     Stack,
     assert_ledger,
     corpus,
@@ -16,6 +21,7 @@ from tests.reliability.harness import (
     wait_progress,
     wait_settled,
 )
+from tests.support import wait_for
 
 
 def test_killed_pool_processes_lose_and_double_nothing(stack: Stack) -> None:
@@ -25,15 +31,48 @@ def test_killed_pool_processes_lose_and_double_nothing(stack: Stack) -> None:
 
     # Given a run under way
     drop(stack.inbox, docs)
-    # When pool processes are SIGKILLed several times while they work
+    # When a busy pool process is SIGKILLed three times while it works
+    killed: list[int] = []
     for round_ in range(1, 4):
         wait_progress(db, round_ * len(docs) // 5, timeout=120)
-        for child in stack.pool_processes()[:1]:
-            child.send_signal(signal.SIGKILL)
+        victim = wait_for(lambda: _busy_pool_process(stack), 30, what="a busy pool process")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed.append(victim.pid)
+        # and the pool replaces it
+        wait_for(
+            lambda: _pool_replaced(stack, killed),
+            30,
+            what=f"a pool process to replace {victim.pid}",
+        )
 
     # Then every document still ends as exactly one article
     wait_settled(db, {d.name for d in docs}, timeout=180, stack=stack)
     assert_ledger(db, docs, stack.data / "work")
+    # and the kills really cost work that was then done again
+    assert len(set(killed)) == 3
+    assert _retried_jobs(db) >= 1
+
+
+def _busy_pool_process(stack: Stack) -> psutil.Process | None:
+    """A pool process using CPU right now (so it holds a document), if there is one."""
+    for child in stack.pool_processes():
+        if child.cpu_percent(interval=0.05) > 0:
+            return child
+    return None
+
+
+def _pool_replaced(stack: Stack, killed: list[int]) -> bool:
+    pids = {p.pid for p in stack.pool_processes()}
+    return len(pids) == int(FAST["NEWSMILL_WORKER_CONCURRENCY"]) and not pids & set(killed)
+
+
+def _retried_jobs(db: Database) -> int:
+    with db.session() as session:
+        count = session.scalar(
+            select(func.count()).select_from(models.Job).where(models.Job.attempts > 1)
+        )
+    return int(count or 0)
 
 
 def test_a_killed_worker_tree_is_recovered_after_restart(stack: Stack) -> None:
