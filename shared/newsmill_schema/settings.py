@@ -186,8 +186,10 @@ class Settings(BaseSettings):
         self.work_dir = self.work_dir or data / "work"
         if not self.database_url:
             self.database_url = f"sqlite:///{(data / 'newsmill.db').resolve()}"
-        if not self.broker_url:
-            self.broker_url = "filesystem://"
+        if self.broker_url in ("", "filesystem://"):
+            # The filesystem transport has no host; naming one keeps kombu from
+            # warning "No hostname was supplied" on every connection it makes.
+            self.broker_url = "filesystem://localhost/"
         if self.processing_timeout_s <= self.task_time_limit_s:
             raise ValueError("processing_timeout_s must exceed task_time_limit_s")
         if self.document_time_limit_s >= self.task_time_limit_s:

@@ -48,3 +48,14 @@ def test_an_unreachable_database_is_one_clear_line(free_port: int) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "database error" in result.stderr and "refused" in result.stderr
+
+
+def test_embedded_commands_print_no_broker_warnings(tmp_path: Path) -> None:
+    # Given an embedded folder, whose broker is kombu's filesystem transport (no host)
+    data = str(tmp_path / "data")
+    # When the commands that reach the broker run
+    for command in (["status"], ["health", "--no-workers"]):
+        result = newsmill([*command, "--data-dir", data])
+        # Then kombu's "No hostname was supplied" never reaches the user
+        assert "hostname" not in result.stderr, result.stderr
+        assert "WARNING" not in result.stderr, result.stderr

@@ -63,9 +63,12 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "NEWSMILL_DATABASE_URL": settings.database_url,
         "NEWSMILL_BROKER_URL": settings.broker_url,
     }
+    from newsmill_worker.supervisor import die_with_parent
+
     command = [sys.executable, "-m", "newsmill_ingest", "worker"]
-    # Its own process group, so the terminal's Ctrl-C reaches it only through us.
-    return subprocess.Popen(command, env=env, start_new_session=True)
+    # Its own process group, so the terminal's Ctrl-C reaches it only through us;
+    # and it stops when we die, however we die.
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=die_with_parent())
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -44,12 +45,25 @@ class Liveness:
     failures: int
 
 
-def _die_with_parent() -> None:
-    # Linux only: the worker gets SIGTERM if the supervisor is killed outright.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        return
+def die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` after which the child gets SIGTERM when this process dies.
+
+    Even a SIGKILLed parent then takes its children along (Linux's
+    ``PR_SET_PDEATHSIG``), so a killed ``newsmill up`` or supervisor leaves no
+    worker consuming a broker nobody serves. A parent that died before the
+    child could ask is caught by comparing the parent pid afterwards.
+    """
+    parent = os.getpid()
+
+    def preexec() -> None:
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            return
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def supervise(command: list[str], liveness: Liveness | None = None) -> int:
@@ -70,7 +84,7 @@ def supervise(command: list[str], liveness: Liveness | None = None) -> int:
     while True:
         started = time.monotonic()
         # Its own session: a terminal's Ctrl-C reaches it once, through us, not twice.
-        child = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)
+        child = subprocess.Popen(command, start_new_session=True, preexec_fn=die_with_parent())
         current[:] = [child]
         code = _watch(child, liveness, stopping)
         if stopping.is_set() or code == 0:
