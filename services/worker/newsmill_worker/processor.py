@@ -17,10 +17,10 @@ from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
 from newsmill_worker.deadline import DocumentTimeout, deadline
+from newsmill_worker.dedup.fingerprint import DedupParams, Fingerprint, fingerprint
 from newsmill_worker.fulltext import FullText
 from newsmill_worker.host_slots import HostSlots
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
-from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
-from newsmill_worker.pipeline.dedupe import DedupParams, normalise, signature, similarity
+from newsmill_worker.dedup.fingerprint import DedupParams, normalise, signature, similarity
 from newsmill_worker.processor import Processor
 
 _DEFAULT_DATA = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "bbc"

@@ -31,10 +31,11 @@ from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
-from newsmill_worker import dedup_index, store
+from newsmill_worker import store
 from newsmill_worker.bench.dedup_quality import _DEFAULT_DATA, boilerplate, read_corpus, split
+from newsmill_worker.dedup import index as dedup_index
+from newsmill_worker.dedup.fingerprint import DedupParams, fingerprint
 from newsmill_worker.pipeline import Limits, Parsed, run
-from newsmill_worker.pipeline.dedupe import DedupParams, fingerprint
 from newsmill_worker.processor import dedup_params_from, relax_commit
 
 _DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/newsmill_bench_scale"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from newsmill_worker.pipeline.dedupe import (
+from newsmill_worker.dedup.fingerprint import (
     DedupParams,
     band_hashes,
     content_hash,
@@ -109,7 +109,7 @@ def test_near_copies_share_a_band_and_unrelated_articles_do_not() -> None:
 def test_fingerprints_are_stable_across_processes() -> None:
     # Stored band hashes must match the ones another worker computes, later
     code = (
-        "from newsmill_worker.pipeline.dedupe import DedupParams, fingerprint;"
+        "from newsmill_worker.dedup.fingerprint import DedupParams, fingerprint;"
         "from newsmill_worker.pipeline.document import Parsed;"
         "text = ['one two three four five six seven'];"
         "print(fingerprint(Parsed('Stable', text), DedupParams()).bands)"

@@ -3,8 +3,8 @@
 An article is reduced to a ``Fingerprint``: the sha256 of its normalised text
 (equal for exact copies), a MinHash signature over its word shingles (whose
 agreement estimates the Jaccard similarity of two articles) and one hash per
-LSH band (two articles sharing any band hash are candidates to compare). The
-database side stores the band hashes; nothing here touches it.
+LSH band (two articles sharing any band hash are candidates to compare).
+``dedup.index`` stores them; nothing here touches the database.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The shared near-duplicate index: LSH band hashes in the ``dedup_bands`` table.
 
 Every worker reads and writes the same table, so the index survives restarts
-and needs no coordination beyond the database's own locks.
+and needs no coordination beyond the database's own locks (``lock``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from newsmill_schema import models
-from newsmill_worker.pipeline.dedupe import Fingerprint
+from newsmill_worker.dedup.fingerprint import Fingerprint
 
 _POSTGRES_LOCKS = text(
     # OFFSET 0 keeps the sorted subquery from being flattened: locks are taken
