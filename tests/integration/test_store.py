@@ -17,7 +17,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker.processor import SKIPPED, Processor
-from tests.support import queue_document
+from tests.support import queue_document, queue_feed_entry
 
 OTHER_SITE_HEADER = "Wire Desk Daily | World | Europe"
 OTHER_SITE_FOOTER = (
@@ -231,3 +231,29 @@ def test_docs_list_shows_duplicate_of_and_similarity(
     assert [
         json.loads(line)["id"] for line in canonical.output.splitlines() if line.startswith("{")
     ] == [rows[0]["id"]]
+
+
+def test_a_changed_feed_entry_rewrites_its_article_and_its_job_is_done(
+    db: Database, processor: Processor, seed: str
+) -> None:
+    title, _, body = seed.partition("\n")
+    first = queue_feed_entry(
+        db, "https://example.org/rss", "entry-1", {"title": title, "body": body}
+    )
+    assert processor.process(first) == JobState.DONE
+    article_id = job(db, first).article_id
+
+    # When the feed changes the entry's text
+    changed = body.replace("nuclear", "atomic")
+    second = queue_feed_entry(
+        db, "https://example.org/rss", "entry-1", {"title": title, "body": changed}
+    )
+
+    # Then its job wrote the same canonical article: done, not a duplicate of its own story
+    assert processor.process(second) == JobState.DONE
+    assert job(db, second).article_id == article_id
+    stored = article(db, article_id)
+    assert "atomic" in stored.body and stored.job_id == first and stored.duplicate_of is None
+    shown = views.article(db, article_id)
+    assert shown is not None and len(shown.sources) == 2
+    assert views.article_count(db)["articles"] == 1
