@@ -54,6 +54,10 @@ _SYNTHETIC = [
     "SELECT g, b, ((random() - 0.5) * 1.8e19)::bigint "
     "FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g, "
     "generate_series(0, CAST(:bands AS integer) - 1) AS b",
+    # A stored signature of the real size: num_perm 32-bit values.
+    "INSERT INTO dedup_signatures (article_id, signature) "
+    "SELECT g, decode(repeat(md5(g::text), CAST(:num_perm AS integer) / 4), 'hex') "
+    "FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g",
 ]
 _INDEXES_OFF = [
     "ALTER TABLE dedup_bands DROP CONSTRAINT pk_dedup_bands",
@@ -81,18 +85,26 @@ def fresh_database(url: str) -> Database:
     return db
 
 
-def grow(db: Database, current: int, target: int, bands: int) -> float:
-    """Bulk-insert synthetic articles current+1..target with their bands; returns seconds."""
+def grow(db: Database, current: int, target: int, params: DedupParams) -> float:
+    """Bulk-insert synthetic articles current+1..target with bands and signatures; returns seconds."""
     started = time.perf_counter()
     with db.engine.begin() as conn:
         for statement in _INDEXES_OFF:
             conn.execute(text(statement))
         for statement in _SYNTHETIC:
-            conn.execute(text(statement), {"lo": current + 1, "hi": target, "bands": bands})
+            conn.execute(
+                text(statement),
+                {
+                    "lo": current + 1,
+                    "hi": target,
+                    "bands": params.bands,
+                    "num_perm": params.num_perm,
+                },
+            )
         for statement in _INDEXES_ON:
             conn.execute(text(statement))
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE jobs, articles, dedup_bands"))
+        conn.execute(text("VACUUM ANALYZE jobs, articles, dedup_bands, dedup_signatures"))
     return time.perf_counter() - started
 
 
@@ -168,6 +180,9 @@ def sizes(db: Database) -> dict[str, int]:
             "dedup_bands_bytes": int(
                 conn.scalar(text("SELECT pg_total_relation_size('dedup_bands')")) or 0
             ),
+            "dedup_signatures_bytes": int(
+                conn.scalar(text("SELECT pg_total_relation_size('dedup_signatures')")) or 0
+            ),
             "articles_bytes": int(
                 conn.scalar(text("SELECT pg_total_relation_size('articles')")) or 0
             ),
@@ -200,7 +215,7 @@ def main() -> None:
     db = fresh_database(args.database_url)
     rows, current = [], 0
     for step, target in enumerate(targets):
-        seconds = grow(db, current, target, params.bands)
+        seconds = grow(db, current, target, params)
         current = target
         batch = docs[step * args.docs : (step + 1) * args.docs]
         row = {"stored": target, "bulk_insert_s": seconds}
@@ -223,6 +238,7 @@ def main() -> None:
         "dups found",
         "dedup_bands size",
         "per 1M articles",
+        "dedup_signatures size",
     ):
         table.add_column(column)
     for row in rows:
@@ -235,6 +251,7 @@ def main() -> None:
             str(row["duplicates_found"]),
             f"{row['dedup_bands_bytes'] / 2**20:,.0f} MiB",
             f"{per_million / 2**30:.2f} GiB",
+            f"{row['dedup_signatures_bytes'] / 2**20:,.0f} MiB",
         )
     console.print(table)
     growth = rows[-1]["store_ms"] / rows[0]["store_ms"]

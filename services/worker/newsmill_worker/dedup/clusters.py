@@ -17,6 +17,8 @@ article's fingerprint, so two decisions about one story never interleave.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -39,7 +41,7 @@ def settle(
     session: Session, job: models.Job, parsed: Parsed, fp: Fingerprint, params: DedupParams
 ) -> models.Article:
     """The article a job's new text ends in: an exact copy's stored row, or a new row in its cluster."""
-    signatures = _Signatures(params)
+    signatures = _Signatures(session, params)
     existing = session.execute(
         select(models.Article).where(models.Article.content_hash == fp.content_hash)
     ).scalar_one_or_none()
@@ -72,7 +74,7 @@ def rewrite(session: Session, article: models.Article, parsed: Parsed, fp: Finge
         setattr(article, name, value)
     article.content_hash = fp.content_hash
     article.processed_at = utcnow()
-    index.replace(session, article.id, fp.bands)
+    index.replace(session, article.id, fp)
     return True
 
 
@@ -88,18 +90,31 @@ def _insert(session: Session, job: models.Job, parsed: Parsed, fp: Fingerprint) 
     )
     session.add(article)
     session.flush()
-    index.add(session, article.id, fp.bands)
+    index.add(session, article.id, fp)
     return article
 
 
 class _Signatures:
-    """MinHash signatures of stored articles, computed from their text once per transaction."""
+    """Signatures of the articles one decision compares, read from the index once each.
 
-    def __init__(self, params: DedupParams) -> None:
+    An article whose stored signature is missing or was made with another
+    ``num_perm`` (the setting changed since) is signed again from its text.
+    """
+
+    def __init__(self, session: Session, params: DedupParams) -> None:
+        self.session = session
         self.params = params
         self.known: dict[int, Signature] = {}
 
+    def load(self, article_ids: Iterable[int]) -> None:
+        """Read the stored signatures of these articles in one query."""
+        wanted = {i for i in article_ids if i not in self.known}
+        stored = index.signatures(self.session, wanted)
+        self.known.update((i, sig) for i, sig in stored.items() if len(sig) == self.params.num_perm)
+
     def of(self, article: models.Article) -> Signature:
+        if article.id not in self.known:
+            self.load([article.id])
         if article.id not in self.known:
             self.known[article.id] = signature(text_of(article.title, article.body), self.params)
         return self.known[article.id]
@@ -117,6 +132,7 @@ def _best_match(
     if not ids:
         return None
     rows = session.execute(select(models.Article).where(models.Article.id.in_(ids))).scalars().all()
+    signatures.load(ids)
     scored = [(signatures.similarity(article, row), row) for row in rows]
     matches = [(score, row) for score, row in scored if score >= params.threshold]
     if not matches:
@@ -164,6 +180,7 @@ def _promote(
         .all()
     )
     moved = [row for row in (canonical, *members) if row.id != article.id]
+    signatures.load([article.id, *(row.id for row in moved)])
     article.duplicate_of = None
     article.similarity = None
     for row in moved:
