@@ -11,13 +11,11 @@ from collections.abc import Iterable
 
 from celery import Celery
 from kombu.exceptions import ChannelError
-from sqlalchemy import select, update
 
-from newsmill_schema import models
+from newsmill_schema import jobs
 from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
 from newsmill_schema.db import Database
 from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE, ProcessDocument
-from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,16 +64,7 @@ class Publisher:
         if not job_ids:
             return
         with self.db.session() as session:
-            # Lock in id order, as workers do, so stamping never deadlocks with them.
-            session.execute(
-                select(models.Job.id)
-                .where(models.Job.id.in_(job_ids))
-                .order_by(models.Job.id)
-                .with_for_update()
-            ).all()
-            session.execute(
-                update(models.Job).where(models.Job.id.in_(job_ids)).values(enqueued_at=utcnow())
-            )
+            jobs.mark_enqueued(session, job_ids)
 
     def queue_depth(self) -> int | None:
         """Messages waiting in the broker queue, or None when the broker cannot be asked."""

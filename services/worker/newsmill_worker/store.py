@@ -1,4 +1,4 @@
-"""The worker's database adapter: claim a job, save its articles, fail it.
+"""The worker's database adapter: save a job's articles and end the job.
 
 Every function takes a Session inside the caller's transaction, so a job's
 outcome (its state, its article, its sources) commits or rolls back as one.
@@ -11,91 +11,22 @@ into it in place; or a new text, settled into its cluster of copies
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsmill_schema import models
+from newsmill_schema import jobs, models
 from newsmill_schema.blobs import store_blob
-from newsmill_schema.messages import FINISHED_STATES, JobState
-from newsmill_schema.models import utcnow
 from newsmill_worker.dedup import clusters, index
 from newsmill_worker.dedup.fingerprint import DedupParams, Fingerprint, fingerprint
 from newsmill_worker.pipeline import Parsed, RecordError
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Work:
-    """What a worker needs to process a job, read inside the claiming transaction."""
-
-    job_id: int
-    name: str
-    source_kind: str
-    source_uri: str
-    data: bytes
-    attempt: int
-
-
-def start(session: Session, job_id: int, max_attempts: int) -> Work | None:
-    """Mark a job processing and return its bytes; None when there is nothing to do.
-
-    A job already finished (a redelivered or re-published message) is skipped,
-    which makes the task idempotent. The attempt count is bumped before any
-    work, so a document that kills its worker cannot loop forever.
-    """
-    job = session.execute(
-        select(models.Job).where(models.Job.id == job_id).with_for_update()
-    ).scalar_one_or_none()
-    if job is None or job.state in FINISHED_STATES:
-        return None
-    job.attempts += 1
-    if job.attempts > max_attempts:
-        reason = job.error or "worker process died or was killed while processing"
-        _fail(job, f"gave up after {max_attempts} attempts: {reason}")
-        log.warning("job failed: %s", job.error, extra={"job_id": job.id})
-        return None
-    job.state = JobState.PROCESSING
-    job.started_at = utcnow()
-    blob = session.get(models.Blob, job.blob_sha256) if job.blob_sha256 else None
-    return Work(
-        job_id=job.id,
-        name=job.name,
-        source_kind=job.source_kind,
-        source_uri=job.source_uri,
-        data=blob.data if blob else b"",
-        attempt=job.attempts,
-    )
-
-
-def fail(session: Session, job_id: int, reason: str) -> None:
-    """End a job as failed with a one-line reason (unless it already finished)."""
-    job = session.get(models.Job, job_id, with_for_update=True)
-    if job is None or job.state in FINISHED_STATES:
-        return
-    _fail(job, reason)
-
-
-def note_error(session: Session, job_id: int, reason: str) -> None:
-    """Remember why an attempt failed, for the final reason if attempts run out."""
-    job = session.get(models.Job, job_id, with_for_update=True)
-    if job is not None and job.state not in FINISHED_STATES:
-        job.error = reason
-
-
-def _fail(job: models.Job, reason: str) -> None:
-    job.state = JobState.FAILED
-    job.error = reason[:2000]
-    job.finished_at = utcnow()
-
 
 def finish(
     session: Session,
-    work: Work,
+    job_id: int,
     outcomes: list[Parsed | RecordError],
     hashes: Sequence[str | Fingerprint],
     params: DedupParams | None = None,
@@ -109,19 +40,16 @@ def finish(
     own, in this same transaction.
     """
     params = params or DedupParams()
-    job = session.get(models.Job, work.job_id, with_for_update=True)
+    job = jobs.lock(session, job_id)
     assert job is not None
-    if job.state in FINISHED_STATES:
+    if jobs.finished(job):
         return job.state
     prints = [_fingerprint(o, h, params) for o, h in zip(outcomes, hashes, strict=True)]
     if len(outcomes) == 1:
         return _store(session, job, outcomes[0], prints[0], params)
     for part, (outcome, fp) in enumerate(zip(outcomes, prints, strict=True)):
-        _store(session, _child_job(session, job, part, outcome), outcome, fp, params)
-    job.state = JobState.DONE
-    job.finished_at = utcnow()
-    job.error = None
-    return job.state
+        _store(session, _record_job(session, job, part, outcome), outcome, fp, params)
+    return jobs.conclude_split(job)
 
 
 def _fingerprint(
@@ -135,39 +63,11 @@ def _fingerprint(
     return replace(fp, content_hash=given) if given else fp
 
 
-def _child_job(
+def _record_job(
     session: Session, parent: models.Job, part: int, outcome: Parsed | RecordError
 ) -> models.Job:
-    ref = outcome.ref or f"#record={part}"
     blob_sha = store_blob(session, outcome.raw) if outcome.raw else parent.blob_sha256
-    rerun = session.execute(
-        select(models.Job).where(models.Job.parent_id == parent.id, models.Job.part == part)
-    ).scalar_one_or_none()
-    if rerun is not None:
-        # The parent is run again: its records keep their jobs (and their articles).
-        rerun.state = JobState.PROCESSING
-        rerun.blob_sha256 = blob_sha
-        rerun.attempts += 1
-        rerun.error = None
-        rerun.started_at = utcnow()
-        rerun.finished_at = None
-        return rerun
-    child = models.Job(
-        state=JobState.PROCESSING,
-        source_kind="record",
-        source_uri=f"{parent.source_uri}{ref}",
-        name=f"{parent.name}{ref}",
-        blob_sha256=blob_sha,
-        parent_id=parent.id,
-        part=part,
-        feed_id=parent.feed_id,
-        attempts=1,
-        created_at=parent.created_at,
-        started_at=utcnow(),
-    )
-    session.add(child)
-    session.flush()
-    return child
+    return jobs.new_record_job(session, parent, part, outcome.ref or f"#record={part}", blob_sha)
 
 
 def _store(
@@ -179,13 +79,13 @@ def _store(
 ) -> str:
     """One article's text: written where it belongs, its source noted, its job ended."""
     if isinstance(outcome, RecordError) or fp is None:
-        _fail(job, outcome.reason if isinstance(outcome, RecordError) else "no fingerprint")
-        return job.state
+        reason = outcome.reason if isinstance(outcome, RecordError) else "no fingerprint"
+        return jobs.fail(job, reason)
     # Decide under the locks of this text's story, one decision at a time.
     index.lock(session, fp, job.id)
     article, rewrote = _place(session, job, outcome, fp, params)
     _add_source(session, article.id, job)
-    return _end(job, article, rewrote)
+    return jobs.conclude(job, article, rewrote=rewrote)
 
 
 def _place(
@@ -242,21 +142,6 @@ def _remember_on_entry(session: Session, job: models.Job, article: models.Articl
         .values(article_id=article.id)
         .execution_options(synchronize_session=False)
     )
-
-
-def _end(job: models.Job, article: models.Article, rewrote: bool) -> str:
-    """A job is done when it wrote a canonical article, a duplicate otherwise.
-
-    It wrote the article when it created the row (it owns it: the earliest job
-    of its copies) or put its new text into it (a changed feed entry). An
-    exact copy of a stored text, and a near copy, end duplicate.
-    """
-    wrote = rewrote or article.job_id == job.id
-    job.state = JobState.DONE if wrote and article.duplicate_of is None else JobState.DUPLICATE
-    job.article_id = article.id
-    job.error = None
-    job.finished_at = utcnow()
-    return job.state
 
 
 def _add_source(session: Session, article_id: int, job: models.Job) -> None:

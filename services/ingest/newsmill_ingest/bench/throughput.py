@@ -655,14 +655,15 @@ def settle(db: Database) -> None:
 
 
 def seed_articles(db: Database, stories: list[tuple[str, str]], count: int, first_id: int) -> None:
-    """Bulk-insert ``count`` articles (job, article, source, LSH bands) as if processed before.
+    """Bulk-insert ``count`` articles (job, article, source, LSH bands, signature) as if processed before.
 
-    Their band hashes are random, as for an archive of unrelated stories: the
-    index grows without handing every new document a crowd of candidates.
+    Their band hashes and signatures are random, as for an archive of unrelated
+    stories: the index grows without handing every new document a crowd of
+    candidates.
     """
     from newsmill_worker.processor import dedup_params_from
 
-    bands = dedup_params_from(Settings.model_validate({})).bands
+    params = dedup_params_from(Settings.model_validate({}))
     rng = random.Random(first_id)
     now = datetime.now(UTC)
     for start in range(0, count, 5000):
@@ -670,7 +671,7 @@ def seed_articles(db: Database, stories: list[tuple[str, str]], count: int, firs
         with db.session() as session:
             job_ids = _seed_jobs(session, batch, now)
             article_ids = _seed_rows(session, stories, batch, job_ids, now)
-            _seed_bands(session, article_ids, bands, rng)
+            _seed_index(session, article_ids, params.bands, params.num_perm, rng)
 
 
 def _seed_jobs(session: Any, batch: range, now: datetime) -> list[int]:
@@ -733,15 +734,18 @@ def _seed_rows(
     return article_ids
 
 
-def _seed_bands(session: Any, article_ids: list[int], bands: int, rng: random.Random) -> None:
+def _seed_index(
+    session: Any, article_ids: list[int], bands: int, num_perm: int, rng: random.Random
+) -> None:
     raw = session.connection().connection.driver_connection
-    with (
-        raw.cursor() as cursor,
-        cursor.copy("COPY dedup_bands (article_id, band, hash) FROM STDIN") as copy,
-    ):
-        for article_id in article_ids:
-            for band in range(bands):
-                copy.write_row((article_id, band, rng.getrandbits(64) - 2**63))
+    with raw.cursor() as cursor:
+        with cursor.copy("COPY dedup_bands (article_id, band, hash) FROM STDIN") as copy:
+            for article_id in article_ids:
+                for band in range(bands):
+                    copy.write_row((article_id, band, rng.getrandbits(64) - 2**63))
+        with cursor.copy("COPY dedup_signatures (article_id, signature) FROM STDIN") as copy:
+            for article_id in article_ids:
+                copy.write_row((article_id, rng.randbytes(4 * num_perm)))
 
 
 # --- the whole run -------------------------------------------------------------------------------

@@ -33,10 +33,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from newsmill_schema import models
+from newsmill_schema import jobs, models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker.dedup.fingerprint import DedupParams, normalise, signature, similarity
 from newsmill_worker.processor import Processor
@@ -281,14 +280,12 @@ def run_pipeline(
     ids = []
     with db.session() as session:
         for doc in docs:
-            job = models.Job(
-                state=JobState.QUEUED,
-                source_kind="file",
+            job = jobs.new_file_job(
+                session,
                 source_uri=doc.name,
                 name=doc.name,
                 blob_sha256=store_blob(session, doc.text.encode("utf-8")),
             )
-            session.add(job)
             session.flush()
             ids.append(job.id)
     for job_id in ids:

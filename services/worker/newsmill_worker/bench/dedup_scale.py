@@ -26,7 +26,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from newsmill_schema import models
+from newsmill_schema import jobs
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
@@ -140,19 +140,16 @@ def measure(
     outcomes = []
     for doc in docs:
         with db.session() as session:
-            job = models.Job(
-                state=JobState.QUEUED,
-                source_kind="file",
+            job = jobs.new_file_job(
+                session,
                 source_uri="bench",
                 name="bench.txt",
                 blob_sha256=store_blob(session, doc.body.encode("utf-8")),
             )
-            session.add(job)
             session.flush()
             job_id = job.id
         with db.session() as session:
-            work = store.start(session, job_id, max_attempts=3)
-        assert work is not None
+            assert jobs.start(session, job_id, max_attempts=3) is not None
         started = time.perf_counter()
         fp = fingerprint(doc, params)
         timings["fingerprint"].append(time.perf_counter() - started)
@@ -163,7 +160,7 @@ def measure(
         started = time.perf_counter()
         with db.session() as session:
             relax_commit(session)  # as a worker commits a job's outcome
-            outcomes.append(store.finish(session, work, [doc], [fp], params))
+            outcomes.append(store.finish(session, job_id, [doc], [fp], params))
         timings["store"].append(time.perf_counter() - started)
     result = {}
     for phase, values in timings.items():

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsmill_schema import models
-from newsmill_schema.messages import JobState
+from newsmill_schema import jobs, models
 from newsmill_schema.models import utcnow
 from newsmill_worker.dedup import index
 from newsmill_worker.dedup.fingerprint import (
@@ -187,7 +186,7 @@ def _promote(
         row.duplicate_of = article.id
         row.similarity = signatures.similarity(article, row)
     session.flush()
-    _demote(session, [row.id for row in moved])
+    jobs.demote(session, [row.id for row in moved])
 
 
 def _exact_copy(
@@ -196,7 +195,7 @@ def _exact_copy(
     """An exact copy shares the stored row; an earlier job takes the row over."""
     if job.id >= existing.job_id:
         return
-    _demote(session, [existing.id])
+    jobs.demote(session, [existing.id])
     existing.job_id = job.id
     existing.source_kind = job.source_kind
     existing.source_uri = job.source_uri
@@ -207,12 +206,3 @@ def _exact_copy(
     canonical = _lock_canonical(session, existing.duplicate_of)
     if job.id < canonical.job_id:
         _promote(session, existing, canonical, signatures)
-
-
-def _demote(session: Session, article_ids: list[int]) -> None:
-    """Jobs done with these articles are duplicates now: another job owns their story."""
-    session.execute(
-        update(models.Job)
-        .where(models.Job.article_id.in_(article_ids), models.Job.state == JobState.DONE)
-        .values(state=JobState.DUPLICATE)
-    )
