@@ -1,6 +1,6 @@
-"""The broker adapter of the ingest service: publish job ids, read queue depth.
+"""The ingest service's publisher: send job ids to the workers, stamp them enqueued.
 
-It builds its own Celery app from the shared configuration and sends tasks by
+Its Celery app comes from ``newsmill_schema.broker`` and it sends tasks by
 name, so the ingest service never imports worker code.
 """
 
@@ -9,11 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from celery import Celery
-from kombu.exceptions import ChannelError
-
-from newsmill_schema import jobs
-from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
+from newsmill_schema import broker, jobs
 from newsmill_schema.db import Database
 from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE, ProcessDocument
 from newsmill_schema.settings import Settings
@@ -29,10 +25,8 @@ class Publisher:
     """Publishes ``newsmill.process_document`` messages for committed jobs."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
-        ensure_broker_dirs(settings)
         self.db = db
-        self.app = Celery("newsmill-ingest", set_as_current=False)
-        self.app.conf.update(celery_config(settings))
+        self.app = broker.make_app(settings, "newsmill-ingest")
 
     def publish(self, messages: Iterable[ProcessDocument]) -> int:
         """Send the messages and stamp their jobs' enqueued_at; returns how many went out."""
@@ -65,20 +59,6 @@ class Publisher:
             return
         with self.db.session() as session:
             jobs.mark_enqueued(session, job_ids)
-
-    def queue_depth(self) -> int | None:
-        """Messages waiting in the broker queue, or None when the broker cannot be asked."""
-        try:
-            with self.app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1)
-                channel = connection.default_channel
-                try:
-                    return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
-                except ChannelError:
-                    # No worker has declared the queue yet (a new or restarted Redis): it is empty.
-                    return 0
-        except Exception:
-            return None
 
     def close(self) -> None:
         self.app.close()

@@ -19,7 +19,7 @@ import logging
 from datetime import datetime
 
 from newsmill_ingest.publisher import Publisher
-from newsmill_schema import jobs
+from newsmill_schema import broker, jobs
 from newsmill_schema.db import Database
 from newsmill_schema.messages import ProcessDocument
 from newsmill_schema.models import utcnow
@@ -47,7 +47,7 @@ def stuck_jobs(
 
 def reconcile(db: Database, publisher: Publisher, settings: Settings) -> int:
     """Re-publish stuck jobs; returns how many were sent."""
-    depth = publisher.queue_depth()
+    depth = broker.queue_depth(publisher.app)
     lost = stuck_jobs(db, settings, utcnow(), queue_empty=depth == 0)
     if not lost:
         return 0
