@@ -7,7 +7,7 @@ are stored through ``store.finish`` as a worker does, and the script reports
 per document: the fingerprint (pure), the candidate lookup alone, and the
 whole deduplicating store transaction, plus the size of the band index.
 
-    python -m newsmill_worker.bench.dedup_scale [--sizes 10000,100000,1000000] [--docs 200]
+    python -m bench.dedup_scale [--sizes 10000,100000,1000000] [--docs 200]
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.data import BBC
+from bench.dedup_quality import boilerplate, read_corpus, split
 from newsmill_schema import jobs
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import store
-from newsmill_worker.bench.dedup_quality import _DEFAULT_DATA, boilerplate, read_corpus, split
 from newsmill_worker.dedup import index as dedup_index
 from newsmill_worker.dedup.fingerprint import DedupParams, fingerprint
 from newsmill_worker.pipeline import Limits, Parsed, run
@@ -198,7 +199,7 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--docs", type=int, default=200, help="documents measured per size")
-    parser.add_argument("--data", type=Path, default=_DEFAULT_DATA, help="BBC corpus folder")
+    parser.add_argument("--data", type=Path, default=BBC, help="BBC corpus folder")
     parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "newsmill-dedup-scale.json"
     )
