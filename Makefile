@@ -28,10 +28,11 @@ test: install  ## Unit, integration and end-to-end tests (Redis/Postgres tests s
 test-reliability: install  ## The long fault-injection scenarios
 	NEWSMILL_RELIABILITY_SCALE=5 $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
 
-lint: install
+lint: install  ## ruff (check + format), mypy and the import contracts (import-linter, pyproject.toml)
 	$(BIN)/ruff check shared services tests bench
 	$(BIN)/ruff format --check shared services tests bench
 	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker bench
+	$(BIN)/lint-imports
 
 # Benchmarks run from the checkout (`python -m bench.<name>`) and are not shipped in the wheel.
 bench: install  ## Throughput, latency and memory of the running stack (about 8 minutes; not part of `make test`)
