@@ -28,18 +28,20 @@ test: install  ## Unit, integration and end-to-end tests (Redis/Postgres tests s
 test-reliability: install  ## The long fault-injection scenarios
 	NEWSMILL_RELIABILITY_SCALE=5 $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
 
-lint: install
-	$(BIN)/ruff check shared services tests
-	$(BIN)/ruff format --check shared services tests
-	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker
+lint: install  ## ruff (check + format), mypy and the import contracts (import-linter, pyproject.toml)
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker bench
+	$(BIN)/lint-imports
 
+# Benchmarks run from the checkout (`python -m bench.<name>`) and are not shipped in the wheel.
 bench: install  ## Throughput, latency and memory of the running stack (about 8 minutes; not part of `make test`)
-	$(BIN)/python -m newsmill_ingest.bench.throughput
+	$(BIN)/python -m bench.throughput
 
 bench-quality: install  ## Extraction, deduplication and feed-suite quality (needs ../shared/data)
 	$(BIN)/python -m newsmill_worker.bench.extraction --rounds 3
-	cd services/worker && ../../$(BIN)/python -m newsmill_worker.bench.dedup_quality --per-edit 150
-	$(BIN)/python -m newsmill_ingest.bench.feedparser_suite
+	$(BIN)/python -m bench.dedup_quality --per-edit 150
+	$(BIN)/python -m bench.feedparser_suite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

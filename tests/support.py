@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import random
 import signal
@@ -183,6 +185,39 @@ def queue_document(db: Database, name: str, text: str) -> int:
         )
         session.add(job)
         session.flush()
+        return job.id
+
+
+def queue_feed_entry(db: Database, feed_url: str, identity: str, record: dict[str, Any]) -> int:
+    """Record a queued job for a feed entry, new or changed, as the feed poller does."""
+    data = json.dumps(record).encode("utf-8")
+    with db.session() as session:
+        feed = session.execute(
+            select(models.Feed).where(models.Feed.url == feed_url)
+        ).scalar_one_or_none()
+        if feed is None:
+            feed = models.Feed(url=feed_url)
+            session.add(feed)
+            session.flush()
+        job = models.Job(
+            state="queued",
+            source_kind="feed",
+            source_uri=f"{feed_url}#{identity}",
+            name=f"feed{feed.id}-{identity}.json",
+            blob_sha256=store_blob(session, data),
+            feed_id=feed.id,
+        )
+        session.add(job)
+        session.flush()
+        entry = session.execute(
+            select(models.FeedEntry).where(
+                models.FeedEntry.feed_id == feed.id, models.FeedEntry.identity == identity
+            )
+        ).scalar_one_or_none()
+        if entry is None:
+            entry = models.FeedEntry(feed_id=feed.id, identity=identity, content_hash="")
+            session.add(entry)
+        entry.content_hash, entry.job_id = hashlib.sha256(data).hexdigest(), job.id
         return job.id
 
 

@@ -4,7 +4,8 @@
 - ``jobs``: the ledger; one row per document that reached the inbox or a feed.
 - ``articles``: cleaned articles; exact duplicates never get a row.
 - ``article_sources``: every job an article arrived from.
-- ``dedup_bands``: MinHash LSH bands of canonical articles, shared by all workers.
+- ``dedup_bands``: MinHash LSH bands of every article, shared by all workers.
+- ``dedup_signatures``: each article's MinHash signature (``newsmill_schema.minhash``).
 - ``feeds`` / ``feed_entries``: the feed registry and the entries already seen.
 """
 
@@ -149,7 +150,7 @@ class ArticleSource(Base):
 
 
 class DedupBand(Base):
-    """One LSH band of a canonical article's MinHash signature."""
+    """One LSH band of an article's MinHash signature."""
 
     __tablename__ = "dedup_bands"
 
@@ -158,6 +159,15 @@ class DedupBand(Base):
     hash: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_dedup_bands_hash", "hash"),)
+
+
+class DedupSignature(Base):
+    """An article's MinHash signature, packed: candidates are compared without recomputing it."""
+
+    __tablename__ = "dedup_signatures"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Feed(Base):

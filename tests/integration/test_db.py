@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import insert, select
 
-from newsmill_schema.db import Database
+from newsmill_schema import models
+from newsmill_schema.db import Database, upgrade
+from newsmill_schema.minhash import unpack
 from newsmill_schema.models import Base
+from newsmill_worker.dedup.fingerprint import DedupParams, signature, text_of
 
 # Full-text search objects are made by migration 0002 in raw SQL, not by the models.
 _RAW_SQL_OBJECTS = ("articles_fts", "ix_articles_fulltext")
@@ -32,3 +36,46 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 
     # Then there is nothing a new migration would have to add or drop
     assert differences == []
+
+
+def test_the_signature_migration_signs_the_articles_stored_before_it(database_url: str) -> None:
+    # Given articles stored by a schema without signatures
+    db = Database(database_url)
+    upgrade(database_url, "0004")
+    texts = {"First story": "one two three four five six", "Second story": "", "": "..."}
+    try:
+        with db.session() as session:
+            for n, (title, body) in enumerate(texts.items()):
+                job = models.Job(state="done", source_kind="file", source_uri=f"inbox/{n}")
+                session.add(job)
+                session.flush()
+                session.execute(
+                    insert(models.Article.__table__).values(
+                        job_id=job.id,
+                        title=title,
+                        body=body,
+                        content_hash=f"{n:064}",
+                        source_kind="file",
+                        source_uri=f"inbox/{n}",
+                        authors=[],
+                        credits=[],
+                        word_count=0,
+                    )
+                )
+
+        # When the schema is brought up to date
+        db.upgrade()
+
+        # Then each has the signature the worker computes from its title and body
+        params = DedupParams()
+        with db.session() as session:
+            rows = session.execute(
+                select(models.Article.title, models.Article.body, models.DedupSignature.signature)
+                .join(models.DedupSignature)
+                .order_by(models.Article.id)
+            ).all()
+        assert [(r.title, r.body) for r in rows] == list(texts.items())
+        for row in rows:
+            assert unpack(row.signature) == signature(text_of(row.title, row.body), params)
+    finally:
+        db.dispose()

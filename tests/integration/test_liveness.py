@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
-from newsmill_schema.celeryconfig import celery_config
+from newsmill_schema import broker
 from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE, ProcessDocument
 from newsmill_schema.settings import Settings
 from newsmill_worker.liveness import liveness_of
@@ -53,8 +52,7 @@ def test_a_worker_that_answers_but_consumes_nothing_fails_its_probe(
     liveness = liveness_of(settings)
     assert liveness is not None
     assert liveness.probe() is True, worker.output()[-2000:]
-    app = Celery("newsmill-test", set_as_current=False)
-    app.conf.update(celery_config(settings))
+    app = broker.make_app(settings, "newsmill-test")
     node = NODE_NAME.replace("%h", socket.gethostname())
 
     # Given a worker that keeps answering but has stopped taking from its queue

@@ -16,7 +16,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker.processor import Processor
-from tests.support import queue_document
+from tests.support import queue_document, queue_feed_entry
 
 
 @pytest.fixture
@@ -144,6 +144,32 @@ def test_all_rewrites_every_article_in_place_and_adds_no_row(
             ).all()
         ) == sorted(bands_before)
     # And no job, article or source row was added
+    assert _ledger(db) == before
+
+
+def test_all_reruns_a_changed_feed_entry_without_adding_a_source(
+    db: Database, tmp_path: Path
+) -> None:
+    processor = Processor(Settings(data_dir=tmp_path, database_url=db.url), db)
+    feed = "https://example.org/rss"
+    old = {"title": "Harbour reopens", "body": "The harbour reopened on Monday after storms."}
+    new = {**old, "body": "The harbour reopened on Monday after a week of storms."}
+    # Given an entry whose text changed once: two jobs, one article
+    first = queue_feed_entry(db, feed, "entry-1", old)
+    processor.process(first)
+    second = queue_feed_entry(db, feed, "entry-1", new)
+    processor.process(second)
+    before = _ledger(db)
+
+    # When every finished job runs again, in id order
+    assert sorted(_run_all(db, processor)) == [first, second]
+
+    # Then both end as before, the article holds the newest text, and no row was added
+    with db.session() as session:
+        jobs = [session.get(models.Job, j) for j in (first, second)]
+        assert [j.state for j in jobs if j] == [JobState.DONE, JobState.DONE]
+        article = session.get(models.Article, jobs[0].article_id if jobs[0] else None)
+        assert article is not None and "a week of storms" in article.body
     assert _ledger(db) == before
 
 

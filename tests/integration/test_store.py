@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from newsmill_ingest import views
@@ -15,9 +15,12 @@ from newsmill_ingest.cli import app
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
+from newsmill_schema.minhash import unpack
 from newsmill_schema.settings import Settings
+from newsmill_worker.dedup import clusters
+from newsmill_worker.dedup.fingerprint import DedupParams, signature, similarity, text_of
 from newsmill_worker.processor import SKIPPED, Processor
-from tests.support import queue_document
+from tests.support import queue_document, queue_feed_entry
 
 OTHER_SITE_HEADER = "Wire Desk Daily | World | Europe"
 OTHER_SITE_FOOTER = (
@@ -61,6 +64,13 @@ def processor(db: Database, tmp_path: Path) -> Processor:
 @pytest.fixture
 def seed(seed_path: Path) -> str:
     return seed_path.read_text(encoding="utf-8")
+
+
+def stored_signature(db: Database, article_id: int | None) -> tuple[int, ...]:
+    with db.session() as session:
+        row = session.get(models.DedupSignature, article_id)
+        assert row is not None
+        return unpack(row.signature)
 
 
 def job(db: Database, job_id: int) -> models.Job:
@@ -139,10 +149,12 @@ def test_near_copies_link_to_the_first_and_a_same_topic_article_does_not(
     assert processor.process(other) == JobState.DONE
     assert article(db, job(db, other).article_id).duplicate_of is None
 
-    # The index holds every stored row's bands, for every worker and after restarts
+    # The index holds every stored row's bands and signature, for every worker and after restarts
     with db.session() as session:
         rows = session.scalar(select(func.count()).select_from(models.DedupBand))
+        signed = session.scalar(select(func.count()).select_from(models.DedupSignature))
     assert rows == processor.dedup.bands * views.article_count(db)["articles"]
+    assert signed == views.article_count(db)["articles"]
 
 
 def test_a_copy_of_a_duplicate_points_at_the_cluster_canonical(
@@ -231,3 +243,75 @@ def test_docs_list_shows_duplicate_of_and_similarity(
     assert [
         json.loads(line)["id"] for line in canonical.output.splitlines() if line.startswith("{")
     ] == [rows[0]["id"]]
+
+
+def test_a_changed_feed_entry_rewrites_its_article_and_its_job_is_done(
+    db: Database, processor: Processor, seed: str
+) -> None:
+    title, _, body = seed.partition("\n")
+    first = queue_feed_entry(
+        db, "https://example.org/rss", "entry-1", {"title": title, "body": body}
+    )
+    assert processor.process(first) == JobState.DONE
+    article_id = job(db, first).article_id
+
+    # When the feed changes the entry's text
+    changed = body.replace("nuclear", "atomic")
+    second = queue_feed_entry(
+        db, "https://example.org/rss", "entry-1", {"title": title, "body": changed}
+    )
+
+    # Then its job wrote the same canonical article: done, not a duplicate of its own story
+    assert processor.process(second) == JobState.DONE
+    assert job(db, second).article_id == article_id
+    stored = article(db, article_id)
+    assert "atomic" in stored.body and stored.job_id == first and stored.duplicate_of is None
+    shown = views.article(db, article_id)
+    assert shown is not None and len(shown.sources) == 2
+    assert views.article_count(db)["articles"] == 1
+
+
+def test_stored_articles_are_compared_by_their_stored_signatures(
+    db: Database, processor: Processor, seed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = queue_document(db, "seed.txt", seed)
+    near = queue_document(db, "rewritten.txt", with_paragraph_rewritten(seed))
+    syndicated = queue_document(db, "syndicated.txt", with_other_site_boilerplate(seed))
+
+    # Given no stored article may be shingled and hashed again
+    def signed_again(*_: object) -> tuple[int, ...]:
+        raise AssertionError("a stored article's signature was computed again")
+
+    monkeypatch.setattr(clusters, "signature", signed_again)
+
+    # When a near copy is stored, then the earlier original (a takeover), then another copy
+    for job_id in (near, original, syndicated):
+        processor.process(job_id)
+
+    # Then the cluster is the one of job order, scored with the stored signatures
+    canonical = job(db, original).article_id
+    for copy in (near, syndicated):
+        row = article(db, job(db, copy).article_id)
+        assert row.duplicate_of == canonical
+        expected = similarity(stored_signature(db, canonical), stored_signature(db, row.id))
+        assert row.similarity == expected
+
+
+def test_an_article_stored_without_a_signature_is_signed_from_its_text(
+    db: Database, processor: Processor, seed: str
+) -> None:
+    original = queue_document(db, "seed.txt", seed)
+    processor.process(original)
+    canonical = article(db, job(db, original).article_id)
+    with db.session() as session:
+        session.execute(
+            delete(models.DedupSignature).where(models.DedupSignature.article_id == canonical.id)
+        )
+
+    near = queue_document(db, "rewritten.txt", with_paragraph_rewritten(seed))
+    assert processor.process(near) == JobState.DUPLICATE
+
+    row = article(db, job(db, near).article_id)
+    from_text = signature(text_of(canonical.title, canonical.body), DedupParams())
+    assert row.duplicate_of == canonical.id
+    assert row.similarity == similarity(from_text, stored_signature(db, row.id))

@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from newsmill_ingest.bench.memory import RssSampler
+from bench.memory import RssSampler
 from newsmill_schema.db import Database
 from tests.reliability.harness import Document, Stack, assert_ledger, corpus, drop, wait_settled
 from tests.support import wait_for

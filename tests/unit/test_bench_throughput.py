@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsmill_ingest.bench.throughput import meets, percentile, variant, write_corpus
+from bench.throughput import meets, percentile, variant, write_corpus
 
 STORY = "A title\n\nFirst paragraph.\n\nSecond paragraph.\n"
 

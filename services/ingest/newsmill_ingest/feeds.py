@@ -35,10 +35,10 @@ from newsmill_ingest.feed_schedule import (
 )
 from newsmill_ingest.fetch import Fetched, Fetcher, FetchError, FetchPolicy
 from newsmill_ingest.publisher import Publisher
-from newsmill_schema import models
+from newsmill_schema import jobs, models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState, ProcessDocument
+from newsmill_schema.messages import ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
@@ -381,9 +381,7 @@ def _record_entries(
             # The worker finds this row by the job id and updates seen.article_id in place.
             seen.content_hash, seen.job_id, seen.updated_at = entry.content_hash, job.id, utcnow()
             changed += 1
-        messages.append(
-            ProcessDocument(job_id=job.id, source_kind="feed", source_uri=job.source_uri)
-        )
+        messages.append(jobs.message(job))
     feed.entries_seen += new
     return new, changed, messages
 
@@ -395,15 +393,13 @@ def _queue_job(session: Session, feed: models.Feed, entry: Entry) -> models.Job:
         if isinstance(link, str) and link
         else f"{feed.url}#{entry.record.get('id') or entry.identity}"
     )
-    job = models.Job(
-        state=JobState.QUEUED,
-        source_kind="feed",
+    job = jobs.new_feed_entry_job(
+        session,
+        feed_id=feed.id,
         source_uri=source_uri,
         name=f"feed{feed.id}-{entry.identity[:16]}.json",
         blob_sha256=store_blob(session, entry.raw),
-        feed_id=feed.id,
     )
-    session.add(job)
     session.flush()
     return job
 

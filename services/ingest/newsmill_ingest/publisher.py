@@ -1,6 +1,6 @@
-"""The broker adapter of the ingest service: publish job ids, read queue depth.
+"""The ingest service's publisher: send job ids to the workers, stamp them enqueued.
 
-It builds its own Celery app from the shared configuration and sends tasks by
+Its Celery app comes from ``newsmill_schema.broker`` and it sends tasks by
 name, so the ingest service never imports worker code.
 """
 
@@ -9,15 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from celery import Celery
-from kombu.exceptions import ChannelError
-from sqlalchemy import select, update
-
-from newsmill_schema import models
-from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
+from newsmill_schema import broker, jobs
 from newsmill_schema.db import Database
 from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE, ProcessDocument
-from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,10 +25,8 @@ class Publisher:
     """Publishes ``newsmill.process_document`` messages for committed jobs."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
-        ensure_broker_dirs(settings)
         self.db = db
-        self.app = Celery("newsmill-ingest", set_as_current=False)
-        self.app.conf.update(celery_config(settings))
+        self.app = broker.make_app(settings, "newsmill-ingest")
 
     def publish(self, messages: Iterable[ProcessDocument]) -> int:
         """Send the messages and stamp their jobs' enqueued_at; returns how many went out."""
@@ -66,30 +58,7 @@ class Publisher:
         if not job_ids:
             return
         with self.db.session() as session:
-            # Lock in id order, as workers do, so stamping never deadlocks with them.
-            session.execute(
-                select(models.Job.id)
-                .where(models.Job.id.in_(job_ids))
-                .order_by(models.Job.id)
-                .with_for_update()
-            ).all()
-            session.execute(
-                update(models.Job).where(models.Job.id.in_(job_ids)).values(enqueued_at=utcnow())
-            )
-
-    def queue_depth(self) -> int | None:
-        """Messages waiting in the broker queue, or None when the broker cannot be asked."""
-        try:
-            with self.app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1)
-                channel = connection.default_channel
-                try:
-                    return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
-                except ChannelError:
-                    # No worker has declared the queue yet (a new or restarted Redis): it is empty.
-                    return 0
-        except Exception:
-            return None
+            jobs.mark_enqueued(session, job_ids)
 
     def close(self) -> None:
         self.app.close()

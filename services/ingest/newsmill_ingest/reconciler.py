@@ -16,59 +16,41 @@ Re-publishing is always safe: a worker skips a job that already finished.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-
-from sqlalchemy import and_, or_, select
+from datetime import datetime
 
 from newsmill_ingest.publisher import Publisher
-from newsmill_schema import models
+from newsmill_schema import broker, jobs
 from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState, ProcessDocument
+from newsmill_schema.messages import ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-PUBLISH_GRACE_S = 10.0
 
 
 def stuck_jobs(
     db: Database, settings: Settings, now: datetime, queue_empty: bool, limit: int = BATCH
 ) -> list[ProcessDocument]:
-    """Jobs whose message is presumed lost, oldest first."""
-    queued_before = now - timedelta(seconds=settings.queued_timeout_s)
-    started_before = now - timedelta(seconds=settings.processing_timeout_s)
-    queued = models.Job.state == JobState.QUEUED
-    # A job recorded a moment ago is about to be published by whoever recorded it.
-    recorded_before = now - timedelta(seconds=min(PUBLISH_GRACE_S, settings.queued_timeout_s))
-    never_sent = and_(models.Job.enqueued_at.is_(None), models.Job.created_at < recorded_before)
-    lost_queued = (
-        or_(never_sent, models.Job.enqueued_at < queued_before) if queue_empty else never_sent
-    )
-    lost_processing = and_(
-        models.Job.state == JobState.PROCESSING, models.Job.started_at < started_before
-    )
-    query = (
-        select(models.Job.id, models.Job.source_kind, models.Job.source_uri)
-        .where(or_(and_(queued, lost_queued), lost_processing))
-        .order_by(models.Job.id)
-        .limit(limit)
-    )
+    """Jobs whose message is presumed lost, oldest first (``jobs.presumed_lost``)."""
     with db.session() as session:
-        rows = session.execute(query).all()
-    return [
-        ProcessDocument(job_id=r.id, source_kind=r.source_kind, source_uri=r.source_uri)
-        for r in rows
-    ]
+        return jobs.presumed_lost(
+            session,
+            now,
+            queued_timeout_s=settings.queued_timeout_s,
+            processing_timeout_s=settings.processing_timeout_s,
+            queue_empty=queue_empty,
+            limit=limit,
+        )
 
 
 def reconcile(db: Database, publisher: Publisher, settings: Settings) -> int:
     """Re-publish stuck jobs; returns how many were sent."""
-    depth = publisher.queue_depth()
-    jobs = stuck_jobs(db, settings, utcnow(), queue_empty=depth == 0)
-    if not jobs:
+    depth = broker.queue_depth(publisher.app)
+    lost = stuck_jobs(db, settings, utcnow(), queue_empty=depth == 0)
+    if not lost:
         return 0
-    sent = publisher.publish(jobs)
+    sent = publisher.publish(lost)
     log.info("reconciler re-published %d job(s)", sent)
     return sent

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from newsmill_schema import models
+from newsmill_schema import jobs, models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import FINISHED_STATES, JobState, ProcessDocument
 
@@ -32,20 +32,13 @@ def requeue_failed(db: Database, job_ids: Sequence[int] | None = None) -> Reproc
     if job_ids is not None:
         query = select(models.Job).where(models.Job.id.in_(job_ids))
     with db.session() as session:
-        jobs = {job.id: job for job in session.execute(query.with_for_update()).scalars()}
-        for job_id in job_ids or sorted(jobs):
-            reason = _refusal(jobs.get(job_id))
+        found = {job.id: job for job in session.execute(query.with_for_update()).scalars()}
+        for job_id in job_ids or sorted(found):
+            reason = _refusal(found.get(job_id))
             if reason:
                 result.refused[job_id] = reason
                 continue
-            _reset(jobs[job_id])
-            result.queued.append(
-                ProcessDocument(
-                    job_id=job_id,
-                    source_kind=jobs[job_id].source_kind,
-                    source_uri=jobs[job_id].source_uri,
-                )
-            )
+            result.queued.append(jobs.reprocess(found[job_id]))
     return result
 
 
@@ -60,7 +53,7 @@ def requeue_all(db: Database, batch: int = 1000) -> Iterator[list[ProcessDocumen
     after = 0
     while True:
         with db.session() as session:
-            jobs = (
+            finished = (
                 session.execute(
                     select(models.Job)
                     .where(
@@ -76,16 +69,11 @@ def requeue_all(db: Database, batch: int = 1000) -> Iterator[list[ProcessDocumen
                 .scalars()
                 .all()
             )
-            for job in jobs:
-                _reset(job)
-            messages = [
-                ProcessDocument(job_id=j.id, source_kind=j.source_kind, source_uri=j.source_uri)
-                for j in jobs
-            ]
-        if not jobs:
+            messages = [jobs.reprocess(job) for job in finished]
+        if not finished:
             return
         yield messages
-        after = jobs[-1].id
+        after = finished[-1].id
 
 
 def _refusal(job: models.Job | None) -> str | None:
@@ -96,13 +84,3 @@ def _refusal(job: models.Job | None) -> str | None:
     if job.blob_sha256 is None:
         return f"no stored bytes (refused at intake: {job.error})"
     return None
-
-
-def _reset(job: models.Job) -> None:
-    job.state = JobState.QUEUED
-    job.attempts = 0
-    job.error = None
-    job.started_at = None
-    job.finished_at = None
-    job.enqueued_at = None
-    job.failure_reported = False

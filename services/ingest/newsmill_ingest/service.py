@@ -22,8 +22,8 @@ from newsmill_ingest.intake import Intake, Recorded
 from newsmill_ingest.metrics import SAMPLE_INTERVAL_S, IngestMetrics
 from newsmill_ingest.publisher import Publisher
 from newsmill_ingest.reconciler import reconcile
-from newsmill_ingest.status import queue_depth
 from newsmill_ingest.watcher import Watcher
+from newsmill_schema import broker
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState, ProcessDocument
 from newsmill_schema.settings import Settings
@@ -136,7 +136,7 @@ class IngestService:
         self.metrics.sample(
             jobs=lambda: views.job_counts(self.db),
             feeds_failing=lambda: views.feeds_failing(self.db),
-            queue_depth=lambda: queue_depth(self.publisher),
+            queue_depth=lambda: broker.queue_depth(self.publisher.app),
         )
 
     def report_failures(self) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from newsmill_ingest import views
 from newsmill_ingest.publisher import Publisher
+from newsmill_schema import broker
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.models import utcnow
@@ -22,37 +23,6 @@ from newsmill_schema.settings import Settings
 PING_TIMEOUT_S = 1.0
 THROUGHPUT_WINDOW_S = 60
 FAILURES_SHOWN = 10
-
-
-def workers_online(publisher: Publisher) -> list[str]:
-    """Names of workers answering a ping (what ``celery inspect ping`` shows)."""
-    try:
-        replies = publisher.app.control.ping(timeout=PING_TIMEOUT_S) or []
-    except Exception:  # an unreachable broker means no worker is reachable
-        return []
-    return sorted(name for reply in replies for name in reply)
-
-
-def broker_reachable(publisher: Publisher) -> bool:
-    """True when a connection to the broker can be made."""
-    try:
-        with publisher.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1)
-        return True
-    except Exception:  # any failure to connect means unreachable
-        return False
-
-
-def queue_depth(publisher: Publisher) -> int | None:
-    """Messages waiting; None only when the broker is unreachable.
-
-    The queue exists once a worker or a publish has declared it: on a fresh
-    broker, asking for it fails although the broker is fine and the queue empty.
-    """
-    depth = publisher.queue_depth()
-    if depth is None and broker_reachable(publisher):
-        return 0
-    return depth
 
 
 def unacked(publisher: Publisher, settings: Settings, workers: list[str]) -> int | None:
@@ -97,8 +67,8 @@ def collect(settings: Settings, db: Database, publisher: Publisher | None = None
     own = publisher is None
     publisher = publisher or Publisher(settings, db)
     try:
-        depth = queue_depth(publisher)
-        workers = workers_online(publisher)
+        depth = broker.queue_depth(publisher.app)
+        workers = broker.ping(publisher.app, PING_TIMEOUT_S)
         pending = unacked(publisher, settings, workers) if depth is not None else None
     finally:
         if own:
@@ -219,9 +189,9 @@ def check_health(settings: Settings, db: Database, require_workers: bool) -> lis
         problems.append(f"database: {exc.__class__.__name__}")
     publisher = Publisher(settings, db)
     try:
-        if not broker_reachable(publisher):
+        if not broker.reachable(publisher.app):
             problems.append("broker: unreachable")
-        elif require_workers and not workers_online(publisher):
+        elif require_workers and not broker.ping(publisher.app, PING_TIMEOUT_S):
             problems.append("workers: none answered a ping")
     finally:
         publisher.close()

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from newsmill_ingest.intake import ignored, read_file
 from newsmill_ingest.publisher import Publisher
-from newsmill_schema import models
+from newsmill_schema import jobs
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState, ProcessDocument
-from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
 BATCH = 200
@@ -61,15 +60,12 @@ def _record(db: Database, path: Path, limit: int) -> tuple[ProcessDocument, bool
     problem, data = read_file(path, limit)
     uri = path.resolve().as_uri()
     with db.session() as session:
-        job = models.Job(source_kind="file", source_uri=uri, name=path.name)
-        if problem is None and data is not None:
-            job.state = JobState.QUEUED
-            job.blob_sha256 = store_blob(session, data)
-        else:
-            job.state = JobState.FAILED
-            job.error = problem
-            job.finished_at = utcnow()
-        session.add(job)
+        job = jobs.new_file_job(
+            session,
+            source_uri=uri,
+            name=path.name,
+            blob_sha256=store_blob(session, data) if data is not None else None,
+            refusal=problem,
+        )
         session.flush()
-        message = ProcessDocument(job_id=job.id, source_kind="file", source_uri=uri)
-        return message, job.state == JobState.QUEUED
+        return jobs.message(job), job.state == JobState.QUEUED

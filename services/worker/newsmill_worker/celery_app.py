@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 
-from newsmill_schema.celeryconfig import celery_config, ensure_broker_dirs
+from newsmill_schema import broker
 from newsmill_schema.settings import Settings, load_settings
 
 app = Celery("newsmill", include=["newsmill_worker.tasks"])
@@ -18,9 +18,7 @@ def configure(settings: Settings) -> Celery:
     """Configure the app from explicit settings (the CLI does this before starting)."""
     global _settings
     _settings = settings
-    ensure_broker_dirs(settings)
-    app.conf.update(celery_config(settings))
-    return app
+    return broker.configure(app, settings)
 
 
 def settings() -> Settings:
@@ -34,6 +32,4 @@ def settings() -> Settings:
 @app.on_configure.connect
 def _configure_from_env(sender: Celery, **_: Any) -> None:
     # `celery -A newsmill_worker ...` starts without our CLI: read NEWSMILL_* here.
-    current = settings()
-    ensure_broker_dirs(current)
-    sender.conf.update(celery_config(current))
+    broker.configure(sender, settings())

@@ -14,11 +14,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from celery import Celery
-from kombu.exceptions import ChannelError
-
-from newsmill_schema.celeryconfig import celery_config
-from newsmill_schema.messages import QUEUE
+from newsmill_schema import broker
 from newsmill_schema.settings import Settings
 from newsmill_worker.supervisor import Liveness
 from newsmill_worker.worker import NODE_NAME
@@ -47,8 +43,7 @@ def liveness_of(settings: Settings) -> Liveness | None:
     """A probe of ``newsmill@<this host>``; None when liveness checks are off."""
     if settings.worker_liveness_interval_s <= 0:
         return None
-    app = Celery("newsmill-supervisor", set_as_current=False)
-    app.conf.update(celery_config(settings))
+    app = broker.make_app(settings, "newsmill-supervisor")
     node = NODE_NAME.replace("%h", socket.gethostname())
     # A healthy worker with a backlog starts a task at least once per hard time limit.
     detector = StallDetector(
@@ -58,8 +53,10 @@ def liveness_of(settings: Settings) -> Liveness | None:
     def probe() -> bool | None:
         try:
             replies = app.control.inspect(destination=[node], timeout=2.0).stats() or {}
-            depth = _queue_depth(app)
-        except Exception:
+        except Exception:  # the broker cannot be asked: say nothing about the worker
+            return None
+        depth = broker.queue_depth(app)
+        if depth is None:
             return None
         if node not in replies:
             return False
@@ -79,14 +76,3 @@ def liveness_of(settings: Settings) -> Liveness | None:
         grace_s=max(20.0, settings.worker_liveness_interval_s * 4),
         failures=settings.worker_liveness_failures,
     )
-
-
-def _queue_depth(app: Celery) -> int:
-    with app.connection_for_read() as connection:
-        try:
-            return int(
-                connection.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
-            )
-        except ChannelError:
-            # Not declared (a new or restarted broker): nothing waits.
-            return 0

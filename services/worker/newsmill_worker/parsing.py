@@ -10,8 +10,8 @@ from rich.console import Console
 from newsmill_schema.article import Article, Source
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline
+from newsmill_worker.dedup.fingerprint import content_hash
 from newsmill_worker.pipeline import DocumentError, Parsed
-from newsmill_worker.pipeline.dedupe import content_hash
 from newsmill_worker.processor import limits_from
 
 

@@ -7,20 +7,22 @@ goes through is here, testable with a database and no broker.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from newsmill_schema import jobs, models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
 from newsmill_worker.deadline import DocumentTimeout, deadline
+from newsmill_worker.dedup.fingerprint import DedupParams, Fingerprint, fingerprint
 from newsmill_worker.fulltext import FullText
 from newsmill_worker.host_slots import HostSlots
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
-from newsmill_worker.pipeline.dedupe import DedupParams, Fingerprint, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,24 @@ SKIPPED = "skipped"
 _STORE_ATTEMPTS = 3
 # Postgres: serialization failure, deadlock detected.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a worker needs to process a job, read inside the claiming transaction."""
+
+    job_id: int
+    name: str
+    data: bytes
+
+
+def claim(session: Session, job_id: int, max_attempts: int) -> Work | None:
+    """Start a job (``jobs.start``) and read its bytes; None when there is nothing to do."""
+    job = jobs.start(session, job_id, max_attempts)
+    if job is None:
+        return None
+    blob = session.get(models.Blob, job.blob_sha256) if job.blob_sha256 else None
+    return Work(job_id=job.id, name=job.name, data=blob.data if blob else b"")
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -103,7 +123,7 @@ class Processor:
     def process(self, job_id: int) -> str:
         """Process a job to its final state; safe to call any number of times."""
         with self.db.session() as session:
-            work = store.start(session, job_id, self.settings.max_attempts)
+            work = claim(session, job_id, self.settings.max_attempts)
         if work is None:
             return SKIPPED
         try:
@@ -129,13 +149,13 @@ class Processor:
         return self._finish(work, outcomes, prints)
 
     def _finish(
-        self, work: store.Work, outcomes: list[pipeline.Outcome], prints: list[str | Fingerprint]
+        self, work: Work, outcomes: list[pipeline.Outcome], prints: list[str | Fingerprint]
     ) -> str:
         for attempt in range(1, _STORE_ATTEMPTS + 1):
             try:
                 with self.db.session() as session:
                     relax_commit(session)
-                    state = store.finish(session, work, outcomes, prints, self.dedup)
+                    state = store.finish(session, work.job_id, outcomes, prints, self.dedup)
                 log.info("job %s", state, extra={"job_id": work.job_id})
                 return state
             except DBAPIError as exc:
@@ -149,11 +169,15 @@ class Processor:
     def fail(self, job_id: int, reason: str) -> str:
         """End a job as failed for a reason that retrying cannot fix."""
         with self.db.session() as session:
-            store.fail(session, job_id, reason)
+            job = jobs.lock(session, job_id)
+            if job is not None:
+                jobs.fail(job, reason)
         log.warning("job failed: %s", reason, extra={"job_id": job_id})
         return JobState.FAILED
 
     def note_error(self, job_id: int, reason: str) -> None:
         """Record a transient error on a job that will be retried."""
         with self.db.session() as session:
-            store.note_error(session, job_id, reason)
+            job = jobs.lock(session, job_id)
+            if job is not None:
+                jobs.note_error(job, reason)

@@ -1,4 +1,4 @@
-"""The document pipeline as plain functions: decode → parse → clean (→ dedupe → store).
+"""The document pipeline as plain functions: decode → parse → clean (then dedup and store).
 
 Nothing here touches Celery, the database or the network, so ``newsmill parse``
 and the unit tests run it directly.

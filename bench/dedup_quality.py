@@ -12,7 +12,7 @@ copies, and those sharing ≥ 80% of their text), the hard negatives merged,
 and a sweep of shingle size and threshold over signatures alone (no database)
 that the default settings are chosen from.
 
-    python -m newsmill_worker.bench.dedup_quality [--data DIR] [--per-edit N] [--database-url URL]
+    python -m bench.dedup_quality [--data DIR] [--per-edit N] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from newsmill_schema import models
+from bench.data import BBC
+from newsmill_schema import jobs, models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
-from newsmill_worker.pipeline.dedupe import DedupParams, normalise, signature, similarity
+from newsmill_worker.dedup.fingerprint import DedupParams, normalise, signature, similarity
 from newsmill_worker.processor import Processor
 
-_DEFAULT_DATA = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "bbc"
 _SHARED_ENOUGH = 0.8
 # Corpus pairs sharing this much text (aligned words) are labelled the same story.
 _SAME_STORY = 0.5
@@ -281,14 +280,12 @@ def run_pipeline(
     ids = []
     with db.session() as session:
         for doc in docs:
-            job = models.Job(
-                state=JobState.QUEUED,
-                source_kind="file",
+            job = jobs.new_file_job(
+                session,
                 source_uri=doc.name,
                 name=doc.name,
                 blob_sha256=store_blob(session, doc.text.encode("utf-8")),
             )
-            session.add(job)
             session.flush()
             ids.append(job.id)
     for job_id in ids:
@@ -412,7 +409,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=_DEFAULT_DATA, help="BBC corpus folder")
+    parser.add_argument("--data", type=Path, default=BBC, help="BBC corpus folder")
     parser.add_argument("--per-edit", type=int, default=150, help="copies made per edit type")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")

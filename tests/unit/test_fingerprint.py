@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from newsmill_worker.pipeline.dedupe import (
+from newsmill_schema.minhash import pack, unpack
+from newsmill_worker.dedup.fingerprint import (
     DedupParams,
     band_hashes,
     content_hash,
@@ -109,7 +110,7 @@ def test_near_copies_share_a_band_and_unrelated_articles_do_not() -> None:
 def test_fingerprints_are_stable_across_processes() -> None:
     # Stored band hashes must match the ones another worker computes, later
     code = (
-        "from newsmill_worker.pipeline.dedupe import DedupParams, fingerprint;"
+        "from newsmill_worker.dedup.fingerprint import DedupParams, fingerprint;"
         "from newsmill_worker.pipeline.document import Parsed;"
         "text = ['one two three four five six seven'];"
         "print(fingerprint(Parsed('Stable', text), DedupParams()).bands)"
@@ -130,3 +131,12 @@ def test_an_article_without_words_gets_no_bands() -> None:
 def test_nonsense_parameters_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         DedupParams(**bad)
+
+
+def test_a_signature_is_stored_as_four_bytes_per_value_and_read_back_unchanged() -> None:
+    sig = signature(" ".join(story(8)), DedupParams())
+    stored = pack(sig)
+    assert len(stored) == 4 * DedupParams().num_perm
+    assert unpack(stored) == sig
+    with pytest.raises(ValueError):
+        unpack(stored[:-1])

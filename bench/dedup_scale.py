@@ -7,7 +7,7 @@ are stored through ``store.finish`` as a worker does, and the script reports
 per document: the fingerprint (pure), the candidate lookup alone, and the
 whole deduplicating store transaction, plus the size of the band index.
 
-    python -m newsmill_worker.bench.dedup_scale [--sizes 10000,100000,1000000] [--docs 200]
+    python -m bench.dedup_scale [--sizes 10000,100000,1000000] [--docs 200]
 """
 
 from __future__ import annotations
@@ -26,15 +26,17 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from newsmill_schema import models
+from bench.data import BBC
+from bench.dedup_quality import boilerplate, read_corpus, split
+from newsmill_schema import jobs
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
-from newsmill_worker import dedup_index, store
-from newsmill_worker.bench.dedup_quality import _DEFAULT_DATA, boilerplate, read_corpus, split
+from newsmill_worker import store
+from newsmill_worker.dedup import index as dedup_index
+from newsmill_worker.dedup.fingerprint import DedupParams, fingerprint
 from newsmill_worker.pipeline import Limits, Parsed, run
-from newsmill_worker.pipeline.dedupe import DedupParams, fingerprint
 from newsmill_worker.processor import dedup_params_from, relax_commit
 
 _DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/newsmill_bench_scale"
@@ -53,6 +55,10 @@ _SYNTHETIC = [
     "SELECT g, b, ((random() - 0.5) * 1.8e19)::bigint "
     "FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g, "
     "generate_series(0, CAST(:bands AS integer) - 1) AS b",
+    # A stored signature of the real size: num_perm 32-bit values.
+    "INSERT INTO dedup_signatures (article_id, signature) "
+    "SELECT g, decode(repeat(md5(g::text), CAST(:num_perm AS integer) / 4), 'hex') "
+    "FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g",
 ]
 _INDEXES_OFF = [
     "ALTER TABLE dedup_bands DROP CONSTRAINT pk_dedup_bands",
@@ -80,18 +86,26 @@ def fresh_database(url: str) -> Database:
     return db
 
 
-def grow(db: Database, current: int, target: int, bands: int) -> float:
-    """Bulk-insert synthetic articles current+1..target with their bands; returns seconds."""
+def grow(db: Database, current: int, target: int, params: DedupParams) -> float:
+    """Bulk-insert synthetic articles current+1..target with bands and signatures; returns seconds."""
     started = time.perf_counter()
     with db.engine.begin() as conn:
         for statement in _INDEXES_OFF:
             conn.execute(text(statement))
         for statement in _SYNTHETIC:
-            conn.execute(text(statement), {"lo": current + 1, "hi": target, "bands": bands})
+            conn.execute(
+                text(statement),
+                {
+                    "lo": current + 1,
+                    "hi": target,
+                    "bands": params.bands,
+                    "num_perm": params.num_perm,
+                },
+            )
         for statement in _INDEXES_ON:
             conn.execute(text(statement))
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE jobs, articles, dedup_bands"))
+        conn.execute(text("VACUUM ANALYZE jobs, articles, dedup_bands, dedup_signatures"))
     return time.perf_counter() - started
 
 
@@ -127,19 +141,16 @@ def measure(
     outcomes = []
     for doc in docs:
         with db.session() as session:
-            job = models.Job(
-                state=JobState.QUEUED,
-                source_kind="file",
+            job = jobs.new_file_job(
+                session,
                 source_uri="bench",
                 name="bench.txt",
                 blob_sha256=store_blob(session, doc.body.encode("utf-8")),
             )
-            session.add(job)
             session.flush()
             job_id = job.id
         with db.session() as session:
-            work = store.start(session, job_id, max_attempts=3)
-        assert work is not None
+            assert jobs.start(session, job_id, max_attempts=3) is not None
         started = time.perf_counter()
         fp = fingerprint(doc, params)
         timings["fingerprint"].append(time.perf_counter() - started)
@@ -150,7 +161,7 @@ def measure(
         started = time.perf_counter()
         with db.session() as session:
             relax_commit(session)  # as a worker commits a job's outcome
-            outcomes.append(store.finish(session, work, [doc], [fp], params))
+            outcomes.append(store.finish(session, job_id, [doc], [fp], params))
         timings["store"].append(time.perf_counter() - started)
     result = {}
     for phase, values in timings.items():
@@ -166,6 +177,9 @@ def sizes(db: Database) -> dict[str, int]:
         return {
             "dedup_bands_bytes": int(
                 conn.scalar(text("SELECT pg_total_relation_size('dedup_bands')")) or 0
+            ),
+            "dedup_signatures_bytes": int(
+                conn.scalar(text("SELECT pg_total_relation_size('dedup_signatures')")) or 0
             ),
             "articles_bytes": int(
                 conn.scalar(text("SELECT pg_total_relation_size('articles')")) or 0
@@ -185,7 +199,7 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--docs", type=int, default=200, help="documents measured per size")
-    parser.add_argument("--data", type=Path, default=_DEFAULT_DATA, help="BBC corpus folder")
+    parser.add_argument("--data", type=Path, default=BBC, help="BBC corpus folder")
     parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "newsmill-dedup-scale.json"
     )
@@ -199,7 +213,7 @@ def main() -> None:
     db = fresh_database(args.database_url)
     rows, current = [], 0
     for step, target in enumerate(targets):
-        seconds = grow(db, current, target, params.bands)
+        seconds = grow(db, current, target, params)
         current = target
         batch = docs[step * args.docs : (step + 1) * args.docs]
         row = {"stored": target, "bulk_insert_s": seconds}
@@ -222,6 +236,7 @@ def main() -> None:
         "dups found",
         "dedup_bands size",
         "per 1M articles",
+        "dedup_signatures size",
     ):
         table.add_column(column)
     for row in rows:
@@ -234,6 +249,7 @@ def main() -> None:
             str(row["duplicates_found"]),
             f"{row['dedup_bands_bytes'] / 2**20:,.0f} MiB",
             f"{per_million / 2**30:.2f} GiB",
+            f"{row['dedup_signatures_bytes'] / 2**20:,.0f} MiB",
         )
     console.print(table)
     growth = rows[-1]["store_ms"] / rows[0]["store_ms"]

@@ -1,18 +1,21 @@
-"""The shared near-duplicate index: LSH band hashes in the ``dedup_bands`` table.
+"""The shared near-duplicate index: LSH band hashes and MinHash signatures of every article.
 
-Every worker reads and writes the same table, so the index survives restarts
-and needs no coordination beyond the database's own locks.
+Band hashes (``dedup_bands``) find the candidates; stored signatures
+(``dedup_signatures``) score them without recomputing. Every worker reads and
+writes the same tables, so the index survives restarts and needs no
+coordination beyond the database's own locks (``lock``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from newsmill_schema import models
-from newsmill_worker.pipeline.dedupe import Fingerprint
+from newsmill_schema.minhash import Signature, pack, unpack
+from newsmill_worker.dedup.fingerprint import Fingerprint
 
 _POSTGRES_LOCKS = text(
     # OFFSET 0 keeps the sorted subquery from being flattened: locks are taken
@@ -44,23 +47,41 @@ def lock(session: Session, fp: Fingerprint, job_id: int) -> None:
     )
 
 
-def add(session: Session, article_id: int, bands: Sequence[int]) -> None:
-    """Index an article under its band hashes."""
-    if not bands:
+def add(session: Session, article_id: int, fp: Fingerprint) -> None:
+    """Index an article: its band hashes and its signature."""
+    session.execute(
+        insert(models.DedupSignature).values(article_id=article_id, signature=pack(fp.signature))
+    )
+    if not fp.bands:
         return
     session.execute(
         insert(models.DedupBand),
         [
             {"article_id": article_id, "band": band, "hash": value}
-            for band, value in enumerate(bands)
+            for band, value in enumerate(fp.bands)
         ],
     )
 
 
-def replace(session: Session, article_id: int, bands: Sequence[int]) -> None:
-    """Index an article under new band hashes (its text was rewritten)."""
+def replace(session: Session, article_id: int, fp: Fingerprint) -> None:
+    """Index an article again under a new fingerprint (its text was rewritten)."""
     session.execute(delete(models.DedupBand).where(models.DedupBand.article_id == article_id))
-    add(session, article_id, bands)
+    session.execute(
+        delete(models.DedupSignature).where(models.DedupSignature.article_id == article_id)
+    )
+    add(session, article_id, fp)
+
+
+def signatures(session: Session, article_ids: Collection[int]) -> dict[int, Signature]:
+    """The stored signatures of these articles (an article stored without one is left out)."""
+    if not article_ids:
+        return {}
+    rows = session.execute(
+        select(models.DedupSignature.article_id, models.DedupSignature.signature).where(
+            models.DedupSignature.article_id.in_(article_ids)
+        )
+    ).all()
+    return {row.article_id: unpack(row.signature) for row in rows}
 
 
 _POSTGRES_CANDIDATES = text(

@@ -2,45 +2,43 @@
 
 An article is reduced to a ``Fingerprint``: the sha256 of its normalised text
 (equal for exact copies), a MinHash signature over its word shingles (whose
-agreement estimates the Jaccard similarity of two articles) and one hash per
-LSH band (two articles sharing any band hash are candidates to compare). The
-database side stores the band hashes; nothing here touches it.
+agreement estimates the Jaccard similarity of two articles; computed and
+stored as ``newsmill_schema.minhash`` defines) and one hash per LSH band (two
+articles sharing any band hash are candidates to compare). ``dedup.index``
+stores them; nothing here touches the database.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
-from rensa import RMinHash
-
+from newsmill_schema.minhash import Signature, minhash, normalise, shingles, text_of
 from newsmill_worker.pipeline.document import Parsed
 
-Signature = tuple[int, ...]
-"""A MinHash signature: ``num_perm`` minimum hash values."""
+__all__ = [
+    "DedupParams",
+    "Fingerprint",
+    "Signature",
+    "band_hashes",
+    "content_hash",
+    "fingerprint",
+    "normalise",
+    "shingles",
+    "signature",
+    "similarity",
+    "text_of",
+]
 
-_NON_WORD = re.compile(r"\W+")
 # Band hashes are stored in a signed 64-bit column.
 _BAND_HASH_BYTES = 8
-_SEED = 1
-# Stored band hashes depend on rensa's hashing: a new algorithm means re-indexing.
-if RMinHash.ALGORITHM_VERSION != 2:
-    raise ImportError(
-        f"rensa MinHash algorithm {RMinHash.ALGORITHM_VERSION} is not the indexed one (2)"
-    )
 # Candidates are cheap to verify, a missed band is a missed duplicate: weight
 # false negatives over false positives when choosing the banding.
 _FALSE_POSITIVE_WEIGHT = 0.1
 _FALSE_NEGATIVE_WEIGHT = 0.9
-
-
-def normalise(text: str) -> str:
-    """Lower-case words only: the form two copies of one story share."""
-    return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
 def content_hash(article: Parsed) -> str:
@@ -114,23 +112,9 @@ class Fingerprint:
     """One signed 64-bit hash per LSH band, in band order."""
 
 
-def shingles(text: str, size: int) -> set[str]:
-    """The set of ``size``-word shingles of the normalised text (one shingle if shorter)."""
-    words = normalise(text).split()
-    if len(words) <= size:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
-
-
 def signature(text: str, params: DedupParams) -> Signature:
     """MinHash signature of the text's shingles; an empty text gets the empty-set signature."""
-    return _minhash(shingles(text, params.shingle_size), params.num_perm)
-
-
-def _minhash(items: set[str], num_perm: int) -> Signature:
-    minhash = RMinHash(num_perm=num_perm, seed=_SEED)
-    minhash.update(sorted(items))
-    return tuple(minhash.digest())
+    return minhash(shingles(text, params.shingle_size), params.num_perm)
 
 
 def band_hashes(sig: Signature, params: DedupParams) -> tuple[int, ...]:
@@ -154,11 +138,6 @@ def similarity(a: Signature, b: Signature) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
-def text_of(title: str, body: str) -> str:
-    """The text shingled for near-duplicate detection: title and body."""
-    return f"{title}\n{body}"
-
-
 def fingerprint(article: Parsed, params: DedupParams) -> Fingerprint:
     """Exact hash, MinHash signature and band hashes of one article.
 
@@ -166,6 +145,6 @@ def fingerprint(article: Parsed, params: DedupParams) -> Fingerprint:
     and "nothing" is not a story two articles can share.
     """
     items = shingles(text_of(article.title, article.body), params.shingle_size)
-    sig = _minhash(items, params.num_perm)
+    sig = minhash(items, params.num_perm)
     bands = band_hashes(sig, params) if items else ()
     return Fingerprint(content_hash(article), sig, bands)

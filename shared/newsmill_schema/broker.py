@@ -1,6 +1,10 @@
-"""Celery configuration shared by the publisher (ingest) and the consumers (workers).
+"""The broker, for every part of newsmill: Celery apps, queue depth, ping.
 
-A plain dict, so the ingest service can publish without importing worker code.
+The ingest service publishes, the workers consume, the supervisor and
+``newsmill status`` ask how things stand: each makes its Celery app here, from
+the one configuration below, and asks the broker through these functions.
+Tasks are sent by name, so nothing that publishes imports worker code, and
+making an app connects to nothing.
 """
 
 from __future__ import annotations
@@ -8,8 +12,60 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from celery import Celery
+from kombu.exceptions import ChannelError
+
 from newsmill_schema.messages import PROCESS_DOCUMENT, QUEUE
 from newsmill_schema.settings import Settings
+
+
+def make_app(settings: Settings, name: str) -> Celery:
+    """A Celery app configured for newsmill, to publish or ask with (not the worker's own app)."""
+    return configure(Celery(name, set_as_current=False), settings)
+
+
+def configure(app: Celery, settings: Settings) -> Celery:
+    """Apply newsmill's configuration to an app (the embedded broker's folders are made)."""
+    _ensure_broker_dirs(settings)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def queue_depth(app: Celery) -> int | None:
+    """Messages waiting in newsmill's queue; None only when the broker is unreachable.
+
+    The queue exists once a worker or a publish has declared it: on a fresh or
+    restarted broker, asking for it fails although the queue is simply empty.
+    """
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            try:
+                declared = connection.default_channel.queue_declare(queue=QUEUE, passive=True)
+            except ChannelError:
+                return 0
+            return int(declared.message_count)
+    except Exception:  # any failure to ask: tell a down broker from an undeclared queue
+        return 0 if reachable(app) else None
+
+
+def reachable(app: Celery) -> bool:
+    """True when a connection to the broker can be made."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:  # any failure to connect means unreachable
+        return False
+
+
+def ping(app: Celery, timeout: float) -> list[str]:
+    """Names of the workers answering a ping (what ``celery inspect ping`` shows), sorted."""
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except Exception:  # an unreachable broker means no worker is reachable
+        return []
+    return sorted(name for reply in replies for name in reply)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -58,7 +114,7 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     return {"visibility_timeout": int(settings.processing_timeout_s * 2)}
 
 
-def ensure_broker_dirs(settings: Settings) -> None:
+def _ensure_broker_dirs(settings: Settings) -> None:
     """The filesystem transport needs its folders to exist before it is used."""
     if not settings.embedded_broker:
         return

@@ -13,7 +13,7 @@ corpus into the inbox and measures:
   the ingest service starting with a large backlog in its inbox;
 - cost growth: documents/s with a small and a large number of articles stored.
 
-    python -m newsmill_ingest.bench.throughput [--files N] [--quick] [--json PATH]
+    python -m bench.throughput [--files N] [--quick] [--json PATH] [--data DIR]
 
 It prints a table and, last, the path of a JSON file with every figure. The
 corpus is generated in a temporary folder and deleted afterwards.
@@ -46,7 +46,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert, select, text
 
-from newsmill_ingest.bench.memory import RssSampler
+from bench.data import BBC
+from bench.memory import RssSampler
 from newsmill_ingest.intake import Intake
 from newsmill_ingest.service import BATCH
 from newsmill_schema import models
@@ -54,7 +55,6 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import FINISHED_STATES, JobState
 from newsmill_schema.settings import Settings
 
-BBC = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "bbc"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # Keys Celery and kombu leave in the broker database; anything else is someone else's.
@@ -655,14 +655,15 @@ def settle(db: Database) -> None:
 
 
 def seed_articles(db: Database, stories: list[tuple[str, str]], count: int, first_id: int) -> None:
-    """Bulk-insert ``count`` articles (job, article, source, LSH bands) as if processed before.
+    """Bulk-insert ``count`` articles (job, article, source, LSH bands, signature) as if processed before.
 
-    Their band hashes are random, as for an archive of unrelated stories: the
-    index grows without handing every new document a crowd of candidates.
+    Their band hashes and signatures are random, as for an archive of unrelated
+    stories: the index grows without handing every new document a crowd of
+    candidates.
     """
     from newsmill_worker.processor import dedup_params_from
 
-    bands = dedup_params_from(Settings.model_validate({})).bands
+    params = dedup_params_from(Settings.model_validate({}))
     rng = random.Random(first_id)
     now = datetime.now(UTC)
     for start in range(0, count, 5000):
@@ -670,7 +671,7 @@ def seed_articles(db: Database, stories: list[tuple[str, str]], count: int, firs
         with db.session() as session:
             job_ids = _seed_jobs(session, batch, now)
             article_ids = _seed_rows(session, stories, batch, job_ids, now)
-            _seed_bands(session, article_ids, bands, rng)
+            _seed_index(session, article_ids, params.bands, params.num_perm, rng)
 
 
 def _seed_jobs(session: Any, batch: range, now: datetime) -> list[int]:
@@ -733,23 +734,26 @@ def _seed_rows(
     return article_ids
 
 
-def _seed_bands(session: Any, article_ids: list[int], bands: int, rng: random.Random) -> None:
+def _seed_index(
+    session: Any, article_ids: list[int], bands: int, num_perm: int, rng: random.Random
+) -> None:
     raw = session.connection().connection.driver_connection
-    with (
-        raw.cursor() as cursor,
-        cursor.copy("COPY dedup_bands (article_id, band, hash) FROM STDIN") as copy,
-    ):
-        for article_id in article_ids:
-            for band in range(bands):
-                copy.write_row((article_id, band, rng.getrandbits(64) - 2**63))
+    with raw.cursor() as cursor:
+        with cursor.copy("COPY dedup_bands (article_id, band, hash) FROM STDIN") as copy:
+            for article_id in article_ids:
+                for band in range(bands):
+                    copy.write_row((article_id, band, rng.getrandbits(64) - 2**63))
+        with cursor.copy("COPY dedup_signatures (article_id, signature) FROM STDIN") as copy:
+            for article_id in article_ids:
+                copy.write_row((article_id, rng.randbytes(4 * num_perm)))
 
 
 # --- the whole run -------------------------------------------------------------------------------
 
 
-def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
-    """Every measurement, in order; returns the figures."""
-    stories = bbc_stories()
+def run(sizes: Sizes, workdir: Path, data: Path = BBC) -> dict[str, Any]:
+    """Every measurement, in order, on the BBC stories under ``data``; returns the figures."""
+    stories = bbc_stories(data)
     corpus = write_corpus(stories, workdir / "corpus", sizes.files)
     probes = write_corpus(stories, workdir / "corpus-latency", sizes.latency_drops, first_copy=9000)
     spaced = write_corpus(stories, workdir / "corpus-spaced", sizes.spaced_drops, first_copy=9500)
@@ -871,7 +875,7 @@ def step(message: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m newsmill_ingest.bench.throughput",
+        prog="python -m bench.throughput",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("--files", type=int, help="Documents in the throughput corpus.")
@@ -880,6 +884,7 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, help="Where to write the figures (default: a temp file)."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the work folder (logs, corpus).")
+    parser.add_argument("--data", type=Path, default=BBC, help="BBC corpus folder.")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.files:
@@ -889,7 +894,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="newsmill-bench-"))
     started = time.monotonic()
     try:
-        figures = run(sizes, workdir)
+        figures = run(sizes, workdir, args.data)
     except BaseException:
         console.print(f"benchmark failed; its logs and corpus are kept in {workdir}")
         raise
