@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,14 +19,22 @@ from newsmill_schema.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# How long an SQLite statement waits for a lock another connection holds before it
+# fails with "database is locked". sqlite3's ``timeout`` argument is SQLite's busy
+# timeout, installed as the connection opens, before any statement or event listener.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    """Create an engine; SQLite gets a busy timeout and foreign keys (WAL is the file's: use_wal)."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            database_url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+            database_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -32,12 +42,33 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Per-connection settings only, none of which reads or locks the file, so a
+    # connect never waits for another connection. The journal mode is the file's
+    # own, set once by the migrations (use_wal).
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def use_wal(dbapi_connection: sqlite3.Connection) -> None:
+    """Put an SQLite database in WAL mode, where readers and the writer do not block each other.
+
+    The mode is stored in the file, so the migrations set it once and every
+    later connection finds it. The switch needs the write lock from inside a
+    read, where SQLite answers "database is locked" at once rather than wait
+    (waiting there could deadlock); a lock another connection holds briefly is
+    waited out here instead, up to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL").close()
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 class Database:

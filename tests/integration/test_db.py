@@ -1,11 +1,14 @@
-"""The migrations build exactly the schema the SQLAlchemy models describe."""
+"""The migrations build exactly the schema the SQLAlchemy models describe; SQLite's settings."""
 
 from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from newsmill_schema.db import Database
+from newsmill_schema.db import SQLITE_BUSY_TIMEOUT_S, Database, upgrade
 from newsmill_schema.models import Base
 
 # Full-text search objects are made by migration 0002 in raw SQL, not by the models.
@@ -32,3 +35,33 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 
     # Then there is nothing a new migration would have to add or drop
     assert differences == []
+
+
+def test_an_embedded_database_is_in_wal_mode_from_its_creation(sqlite_url: str) -> None:
+    # Given a fresh file brought up to date by the migrations alone
+    upgrade(sqlite_url)
+
+    # Then the file itself says WAL, before any newsmill connection opened it
+    path = sqlite_url.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_each_sqlite_connection_waits_for_locks_and_enforces_foreign_keys(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    db.upgrade()
+    try:
+        with db.engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("busy_timeout", "foreign_keys", "synchronous", "journal_mode")
+            }
+    finally:
+        db.dispose()
+
+    assert pragmas == {
+        "busy_timeout": SQLITE_BUSY_TIMEOUT_S * 1000,
+        "foreign_keys": 1,
+        "synchronous": 1,  # NORMAL: in WAL mode a commit does not wait for fsync
+        "journal_mode": "wal",
+    }
