@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from newsmill_schema.db import use_wal
+from newsmill_schema.db import SQLITE_BUSY_TIMEOUT_S, use_wal
 from newsmill_schema.models import Base
 from newsmill_schema.settings import Settings
 
@@ -17,7 +17,9 @@ def _url() -> str:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    url = _url()
+    sqlite = {"timeout": SQLITE_BUSY_TIMEOUT_S} if url.startswith("sqlite") else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=sqlite)
     with engine.connect() as connection:
         driver = connection.connection.driver_connection
         if connection.dialect.name == "sqlite" and driver is not None:
