@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsmill_schema.settings import Settings
@@ -26,7 +26,7 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets a busy timeout and foreign keys (WAL is the file's: use_wal)."""
+    """Create an engine; SQLite gets a busy timeout, foreign keys and a write lock for FOR UPDATE."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -37,6 +37,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_execute", _sqlite_lock_for_update)
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kwargs)
 
@@ -49,6 +50,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_lock_for_update(conn: Connection, statement: Any, *_: Any) -> None:
+    """On SQLite, ``with_for_update()`` takes the database's write lock before its read.
+
+    SQLite has no row locks and ignores FOR UPDATE. sqlite3's legacy transaction
+    control, kept on purpose, begins a transaction only at the first INSERT,
+    UPDATE or DELETE, so a write transaction starts with a write: SQLite waits
+    for its lock through the busy handler. A transaction that read first would
+    have to upgrade its read snapshot, and when another process committed in
+    between SQLite fails that at once ("database is locked", no waiting), so
+    beginning every session's transaction at its first read (SQLAlchemy's
+    recipe) would need BEGIN IMMEDIATE everywhere, and a long read such as an
+    export would then hold off every writer. Only a read that asks for a row
+    lock begins the transaction, with BEGIN IMMEDIATE (waited for the same
+    way): the read-check-write after it is serialised as a row lock makes it on
+    Postgres, instead of acting on a row another process changes meanwhile.
+    """
+    if getattr(statement, "_for_update_arg", None) is None:  # set by with_for_update()
+        return
+    driver = conn.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        driver.execute("BEGIN IMMEDIATE")
 
 
 def use_wal(dbapi_connection: sqlite3.Connection) -> None:

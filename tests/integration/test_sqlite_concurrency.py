@@ -3,7 +3,7 @@
 The embedded stack opens connections from the ingest service, the Celery main
 process and every pool process at the same moments (start-up, pool recycling,
 bursts). None of them may fail with "database is locked" for a lock another
-holds briefly.
+holds briefly, and a read-check-write (``with_for_update``) may not lose an update.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -30,6 +30,9 @@ from newsmill_schema.db import Database, upgrade, use_wal
 from newsmill_schema.messages import JobState
 
 ROUNDS = 50
+# 16 writers queue for SQLite's one write lock through its busy handler's
+# back-off, about a quarter of a second a round: fewer rounds keep the test short.
+WRITE_ROUNDS = 10
 PROCESSES = 4
 CONNECTIONS = 4  # per process
 OPENERS = PROCESSES * CONNECTIONS
@@ -44,6 +47,25 @@ def _open_and_read(db: Database, path: Path, job_id: int, barrier: Barrier) -> s
         return job.state if job else "no job"
 
 
+def _open_and_write(db: Database, path: Path, job_id: int, barrier: Barrier) -> str:
+    """Open a connection the instant every other one does, then write in one transaction.
+
+    The writes are the two kinds newsmill makes: a read-check-write of one shared
+    row under ``with_for_update`` (as a worker starts or finishes a job) and an
+    insert (as the ingest service records a document). Returns the new job's id.
+    """
+    barrier.wait(STEP_TIMEOUT_S)
+    with db.session() as session:
+        job = session.execute(
+            select(models.Job).where(models.Job.id == job_id).with_for_update()
+        ).scalar_one()
+        job.attempts += 1
+        new = models.Job(state=JobState.QUEUED, source_kind="file", source_uri="inbox/b.txt")
+        session.add(new)
+        session.flush()
+        return str(new.id)
+
+
 def _switch_to_wal(_db: Database, path: Path, _job_id: int, barrier: Barrier) -> str:
     connection = sqlite3.connect(path)
     try:
@@ -55,7 +77,7 @@ def _switch_to_wal(_db: Database, path: Path, _job_id: int, barrier: Barrier) ->
 
 
 Step = Callable[[Database, Path, int, Barrier], str]
-STEPS: dict[str, Step] = {"read": _open_and_read, "wal": _switch_to_wal}
+STEPS: dict[str, Step] = {"read": _open_and_read, "write": _open_and_write, "wal": _switch_to_wal}
 
 
 def _attempt(step: Step, db: Database, path: Path, job_id: int, barrier: Barrier) -> str:
@@ -165,6 +187,31 @@ def test_connections_opened_at_once_never_find_the_database_locked(
         # Then every one of them got its answer
         errors = [o for o in outcomes if o != JobState.QUEUED]
         assert errors == [], f"round {round_}: {len(errors)} failed; first: {errors[:1]}"
+
+
+def test_concurrent_writes_neither_fail_nor_lose_an_update(
+    openers: Openers, created: tuple[Path, int]
+) -> None:
+    template, job_id = created
+    for round_ in range(WRITE_ROUNDS):
+        # Given a fresh embedded database
+        openers.fresh(template)
+
+        # When 16 connections from 4 processes open it at the same instant, and each
+        # bumps the same job's attempts (a read-check-write) and records a new job
+        outcomes = openers.run("write", job_id)
+
+        # Then none failed, and every write counted exactly once
+        errors = [o for o in outcomes if o.startswith("error")]
+        assert errors == [], f"round {round_}: {len(errors)} failed; first: {errors[:1]}"
+        with sqlite3.connect(openers.path) as connection:
+            (attempts,) = connection.execute(
+                "SELECT attempts FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            (jobs,) = connection.execute("SELECT count(*) FROM jobs").fetchone()
+        connection.close()
+        assert attempts == OPENERS, f"round {round_}: an update was lost"
+        assert len(set(outcomes)) == jobs - 1 == OPENERS
 
 
 def test_many_processes_can_switch_one_database_to_wal_at_once(openers: Openers) -> None:
