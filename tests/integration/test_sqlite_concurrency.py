@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -39,7 +40,7 @@ OPENERS = PROCESSES * CONNECTIONS
 STEP_TIMEOUT_S = 60.0
 
 
-def _open_and_read(db: Database, path: Path, job_id: int, barrier: Barrier) -> str:
+def _open_and_read(db: Database, _path: Path, job_id: int, barrier: Barrier) -> str:
     """Open a connection the instant every other one does and read; returns the job's state."""
     barrier.wait(STEP_TIMEOUT_S)
     with db.session() as session:
@@ -47,7 +48,7 @@ def _open_and_read(db: Database, path: Path, job_id: int, barrier: Barrier) -> s
         return job.state if job else "no job"
 
 
-def _open_and_write(db: Database, path: Path, job_id: int, barrier: Barrier) -> str:
+def _open_and_write(db: Database, _path: Path, job_id: int, barrier: Barrier) -> str:
     """Open a connection the instant every other one does, then write in one transaction.
 
     The writes are the two kinds newsmill makes: a read-check-write of one shared
@@ -67,12 +68,9 @@ def _open_and_write(db: Database, path: Path, job_id: int, barrier: Barrier) -> 
 
 
 def _switch_to_wal(_db: Database, path: Path, _job_id: int, barrier: Barrier) -> str:
-    connection = sqlite3.connect(path)
-    try:
+    with closing(sqlite3.connect(path)) as connection:
         barrier.wait(STEP_TIMEOUT_S)
         use_wal(connection)
-    finally:
-        connection.close()
     return "ok"
 
 
@@ -204,12 +202,11 @@ def test_concurrent_writes_neither_fail_nor_lose_an_update(
         # Then none failed, and every write counted exactly once
         errors = [o for o in outcomes if o.startswith("error")]
         assert errors == [], f"round {round_}: {len(errors)} failed; first: {errors[:1]}"
-        with sqlite3.connect(openers.path) as connection:
+        with closing(sqlite3.connect(openers.path)) as connection:
             (attempts,) = connection.execute(
                 "SELECT attempts FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
             (jobs,) = connection.execute("SELECT count(*) FROM jobs").fetchone()
-        connection.close()
         assert attempts == OPENERS, f"round {round_}: an update was lost"
         assert len(set(outcomes)) == jobs - 1 == OPENERS
 
@@ -218,9 +215,8 @@ def test_many_processes_can_switch_one_database_to_wal_at_once(openers: Openers)
     for round_ in range(ROUNDS):
         # Given a database file still in SQLite's default rollback-journal mode
         openers.fresh()
-        with sqlite3.connect(openers.path) as connection:
+        with closing(sqlite3.connect(openers.path)) as connection:
             connection.execute("CREATE TABLE t (x INTEGER)")
-        connection.close()
 
         # When 16 connections from 4 processes all switch it to WAL at the same instant
         outcomes = openers.run("wal")
@@ -228,6 +224,5 @@ def test_many_processes_can_switch_one_database_to_wal_at_once(openers: Openers)
         # Then each of them succeeds and the file is in WAL mode
         errors = [o for o in outcomes if o != "ok"]
         assert errors == [], f"round {round_}: {len(errors)} failed; first: {errors[:1]}"
-        with sqlite3.connect(openers.path) as connection:
+        with closing(sqlite3.connect(openers.path)) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        connection.close()
