@@ -64,6 +64,8 @@ def embedded(tmp_path: Path) -> Iterator[Stack]:
     process = _start(["up", "--data-dir", str(data)], env, tmp_path, "up")
     settings = Settings(data_dir=data)
     wait_for(lambda: settings.inbox_dir and settings.inbox_dir.is_dir(), 30, what="the inbox")
+    # Running means its worker too: the 5 s budget below is for a document, not for a boot.
+    wait_for(lambda: " ready." in process.output(), 60, what="the worker")
     yield Stack(settings, Database(settings.database_url), [process])
     assert process.stop() == 0, process.output()[-3000:]
 

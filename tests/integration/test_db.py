@@ -1,13 +1,16 @@
-"""The migrations build exactly the schema the SQLAlchemy models describe."""
+"""The migrations build exactly the schema the SQLAlchemy models describe; SQLite's settings."""
 
 from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
 
 from newsmill_schema import models
-from newsmill_schema.db import Database, upgrade
+from newsmill_schema.db import SQLITE_BUSY_TIMEOUT_S, Database, upgrade
 from newsmill_schema.minhash import unpack
 from newsmill_schema.models import Base
 from newsmill_worker.dedup.fingerprint import DedupParams, signature, text_of
@@ -79,3 +82,33 @@ def test_the_signature_migration_signs_the_articles_stored_before_it(database_ur
             assert unpack(row.signature) == signature(text_of(row.title, row.body), params)
     finally:
         db.dispose()
+
+
+def test_an_embedded_database_is_in_wal_mode_from_its_creation(sqlite_url: str) -> None:
+    # Given a fresh file brought up to date by the migrations alone
+    upgrade(sqlite_url)
+
+    # Then the file itself says WAL, before any newsmill connection opened it
+    path = sqlite_url.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_each_sqlite_connection_waits_for_locks_and_enforces_foreign_keys(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    db.upgrade()
+    try:
+        with db.engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("busy_timeout", "foreign_keys", "synchronous", "journal_mode")
+            }
+    finally:
+        db.dispose()
+
+    assert pragmas == {
+        "busy_timeout": SQLITE_BUSY_TIMEOUT_S * 1000,
+        "foreign_keys": 1,
+        "synchronous": 1,  # NORMAL: in WAL mode a commit does not wait for fsync
+        "journal_mode": "wal",
+    }

@@ -32,15 +32,20 @@ def test_concurrent_workers_get_distinct_slots_for_one_host(url: str) -> None:
     # Given four workers asking for the same host at the same instant, three times each
     waits: list[float] = []
     sleeps: list[float] = []
-    lock = threading.Lock()
+    errors: list[BaseException] = []
+    together = threading.Barrier(4, timeout=60)
 
     def fetcher() -> None:
         slots = _worker(url, sleeps)
-        for _ in range(3):
-            waited = slots.wait("news.example")
-            with lock:
-                waits.append(waited)
-        slots.db.dispose()
+        try:
+            for _ in range(3):
+                together.wait()  # all four really ask at once, every time
+                waits.append(slots.wait("news.example"))
+        except BaseException as exc:
+            errors.append(exc)
+            together.abort()
+        finally:
+            slots.db.dispose()
 
     threads = [threading.Thread(target=fetcher) for _ in range(4)]
     for thread in threads:
@@ -48,7 +53,8 @@ def test_concurrent_workers_get_distinct_slots_for_one_host(url: str) -> None:
     for thread in threads:
         thread.join(timeout=60)
 
-    # Then their fetches start one interval apart: 0, 2, 4, ... 22 seconds from now
+    # Then none of them failed, and their fetches start one interval apart: 0, 2, ... 22 s
+    assert errors == []
     assert sorted(waits) == [i * INTERVAL_S for i in range(12)]
     assert sorted(sleeps) == [i * INTERVAL_S for i in range(1, 12)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from newsmill_schema.db import SQLITE_BUSY_TIMEOUT_S, use_wal
 from newsmill_schema.models import Base
 from newsmill_schema.settings import Settings
 
@@ -16,8 +17,14 @@ def _url() -> str:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    url = _url()
+    sqlite = {"timeout": SQLITE_BUSY_TIMEOUT_S} if url.startswith("sqlite") else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=sqlite)
     with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        if connection.dialect.name == "sqlite" and driver is not None:
+            # Every way to create or update an embedded database comes through here.
+            use_wal(driver)
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
