@@ -120,8 +120,29 @@ def test_a_symlink_out_of_the_inbox_is_refused_and_its_target_untouched(
     [job] = _jobs(intake)
     assert job.state == "failed" and "symbolic link" in (job.error or "")
     assert secret.read_text() == "do not read"
-    assert (intake.failed / "link.txt").is_symlink()
-    assert (intake.failed / "link.txt.error.json").exists()
+    # The link is deleted, not kept in a folder newsmill writes to; its report says why.
+    assert not any(p.is_symlink() for p in intake.failed.iterdir())
+    assert not any(p.is_symlink() for p in intake.work.iterdir())
+    report = json.loads((intake.failed / "link.txt.error.json").read_text())
+    assert "symbolic link" in report["reason"]
+
+
+def test_an_archived_name_taken_by_a_planted_link_is_not_written_through(
+    intake: Intake, tmp_path: Path
+) -> None:
+    # Given a link in the archive under the name the next file will want
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    (intake.archive / "story.txt").symlink_to(outside)
+
+    intake.take([_drop(intake, "story.txt", b"Title\n\nBody.")])
+
+    # Then the file lands beside it under a tagged name, and the link's target is untouched
+    [job] = _jobs(intake)
+    assert outside.read_text() == "keep me"
+    placed = Path(job.archive_path or "")
+    assert placed.parent == intake.archive and placed.name.startswith("story.")
+    assert placed.name != "story.txt" and placed.read_bytes() == b"Title\n\nBody."
 
 
 def test_the_same_name_twice_keeps_both_originals(intake: Intake) -> None:

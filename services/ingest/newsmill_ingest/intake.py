@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsmill_ingest import folders
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blobs
 from newsmill_schema.db import Database
@@ -88,7 +89,7 @@ class Intake:
 
     def make_folders(self) -> None:
         for folder in (self.inbox, self.work, self.archive, self.failed):
-            folder.mkdir(parents=True, exist_ok=True)
+            folders.make_folder(folder)
 
     def claim(self, path: Path) -> Claim | None:
         """Move a file out of the inbox; None if it is gone or not ours to take."""
@@ -184,27 +185,47 @@ class Intake:
             folder = self.archive
         else:
             return None
-        target = free_name(folder, claim.name, claim.token[:8])
-        if target in planned:
-            target = folder / f"{claim.token}{_TOKEN_SEPARATOR}{claim.name}"
+        target = folders.free_name(folder / claim.name, claim.token[:8], planned)
         planned.add(target)
         return target
 
     def _release(self, claim: Claim, recorded: Recorded) -> None:
         """Move a recorded claim to its planned place (archive or failed), or delete it."""
-        if not claim.path.exists() and not claim.path.is_symlink():
+        if not os.path.lexists(claim.path):
             return
         if recorded.destination is None:
             claim.path.unlink(missing_ok=True)
             return
-        os.replace(claim.path, recorded.destination)
-        if recorded.state != JobState.FAILED:
+        if recorded.state == JobState.FAILED:
+            self._release_failed(claim, recorded)
             return
+        placed = folders.move_new(claim.path, recorded.destination, claim.token[:8])
+        if placed != recorded.destination:  # something took the planned name meanwhile
+            with self.db.session() as session:
+                job = session.get(models.Job, recorded.job_id)
+                if job is not None:
+                    job.archive_path = str(placed)
+
+    def _release_failed(self, claim: Claim, recorded: Recorded) -> None:
+        """A refused file goes to the failed folder with its report; a link is only deleted.
+
+        A symbolic link (or anything but a regular file) is never kept: kept,
+        it would sit in a folder newsmill writes to, pointing wherever its
+        author chose. Its report says why it was refused.
+        """
+        assert recorded.destination is not None
         with self.db.session() as session:
             job = session.get(models.Job, recorded.job_id)
-            if job is not None:
-                write_error_report(recorded.destination, job)
-                job.archive_path = None
+            if job is None:
+                return
+            report = error_report(job)
+            if folders.regular_file(claim.path):
+                placed = folders.move_new(claim.path, recorded.destination, claim.token[:8])
+                folders.write_report(folders.report_path(placed), report)
+            else:
+                claim.path.unlink()
+                folders.new_report(recorded.destination, claim.token[:8], report)
+            job.archive_path = None
         log.warning(
             "rejected %s: %s", claim.name, recorded.error, extra={"job_id": recorded.job_id}
         )
@@ -254,20 +275,8 @@ def _open_nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
-def free_name(folder: Path, name: str, tag: object) -> Path:
-    """``folder/name``, or ``folder/stem.<tag>.suffix`` when that is taken."""
-    target = folder / name
-    if not target.exists() and not target.is_symlink():
-        return target
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or not stem:
-        return folder / f"{name}.{tag}"
-    return folder / f"{stem}.{tag}.{suffix}"
-
-
-def write_error_report(failed_copy: Path, job: models.Job) -> Path:
-    """Write ``<name>.error.json`` beside a failed file: what it was and why it failed."""
-    report = failed_copy.with_name(failed_copy.name + ".error.json")
+def error_report(job: models.Job) -> str:
+    """The ``<name>.error.json`` of a failed job: what it was and why it failed."""
     payload = {
         "job_id": job.id,
         "file": job.name,
@@ -278,10 +287,7 @@ def write_error_report(failed_copy: Path, job: models.Job) -> Path:
         "failed_at": _iso(job.finished_at),
         "received_at": _iso(job.created_at),
     }
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, report)
-    return report
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,0 +1,135 @@
+"""Attacks against the running embedded stack (``newsmill up``): each is refused with a reason.
+
+An inbox writer plants links and odd names; a feed author serves bombs and
+trickles; the services stay up, within their memory and time bounds, and the
+good documents beside the hostile ones are stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from newsmill_schema import models
+from newsmill_schema.db import Database
+from newsmill_schema.settings import Settings
+from tests.support import Process, wait_for
+
+DEADLINE_S = 30
+
+
+@dataclass
+class Stack:
+    """``newsmill up`` on a fresh data folder, with its settings and database."""
+
+    settings: Settings
+    db: Database
+    process: Process
+    env: dict[str, str]
+
+    @property
+    def data(self) -> Path:
+        return self.settings.data_dir
+
+    @property
+    def inbox(self) -> Path:
+        assert self.settings.inbox_dir
+        return self.settings.inbox_dir
+
+    @property
+    def failed(self) -> Path:
+        assert self.settings.failed_dir
+        return self.settings.failed_dir
+
+    def jobs(self) -> list[models.Job]:
+        with self.db.session() as session:
+            return list(session.execute(select(models.Job).order_by(models.Job.id)).scalars())
+
+    def job(self, name: str) -> models.Job | None:
+        return next((j for j in self.jobs() if j.name == name), None)
+
+    def finished(self, name: str) -> models.Job | None:
+        job = self.job(name)
+        return job if job is not None and job.state in ("done", "duplicate", "failed") else None
+
+
+Start = Callable[..., Stack]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Start ``newsmill up`` with extra ``NEWSMILL_*`` settings; stopped after the test."""
+    started: list[Process] = []
+
+    def _start(**settings: str) -> Stack:
+        data = tmp_path / "data"
+        env = {
+            "NEWSMILL_DATA_DIR": str(data),
+            "NEWSMILL_LOG_FORMAT": "text",
+            "NEWSMILL_RESCAN_INTERVAL_S": "1",
+            "NEWSMILL_SETTLE_SECONDS": "0.5",
+            **{f"NEWSMILL_{k.upper()}": v for k, v in settings.items()},
+        }
+        process = Process(["up", "--data-dir", str(data)], env, tmp_path / "up.log")
+        started.append(process)
+        config = Settings(data_dir=data)
+        wait_for(lambda: config.failed_dir and config.failed_dir.is_dir(), 30, what="the folders")
+        wait_for(lambda: "ready" in process.output(), 60, what="the worker")
+        return Stack(config, Database(config.database_url), process, env)
+
+    yield _start
+    for process in started:
+        assert process.stop() == 0, process.output()[-3000:]
+
+
+def _drop(stack: Stack, name: str, data: bytes) -> None:
+    """Write beside the inbox, then move in, as a careful producer does."""
+    staging = stack.data / "staging"
+    staging.mkdir(exist_ok=True)
+    (staging / name).write_bytes(data)
+    os.replace(staging / name, stack.inbox / name)
+
+
+def _symlinks_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_symlink()]
+
+
+def test_links_planted_in_the_inbox_cannot_make_newsmill_write_outside(
+    start: Start, tmp_path: Path
+) -> None:
+    stack = start()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("the operator's file")
+    # Given links named as the failed copy of a JSON Lines record would be, pointing outside
+    planted = ["evil.jsonl_line=2", *(f"evil.job{n}.jsonl_line=2" for n in range(10, 70))]
+    for name in planted:
+        (stack.inbox / name).symlink_to(outside)
+    for name in planted:
+        job = wait_for(lambda n=name: stack.finished(n), DEADLINE_S, what=f"the link {name}")
+        assert job.state == "failed" and "symbolic link" in (job.error or ""), job.error
+
+    # When a JSON Lines file whose second record fails is dropped
+    good = {"title": "Harbour reopens", "body": "The harbour reopened on Monday after repairs."}
+    _drop(stack, "evil.jsonl", (json.dumps(good) + '\n{"title": "no body here"}\n').encode())
+    record = wait_for(
+        lambda: (j := stack.job("evil.jsonl#line=2")) and j.failure_reported and j,
+        DEADLINE_S,
+        what="the failing record's report",
+    )
+
+    # Then the outside file is untouched, no link is kept anywhere, and the record's
+    # bytes sit in a regular file of the failed folder beside its report
+    assert outside.read_text() == "the operator's file"
+    assert _symlinks_under(stack.data) == []
+    reports = [json.loads(p.read_text()) for p in stack.failed.glob("*.error.json")]
+    assert sum("symbolic link" in (r["reason"] or "") for r in reports) == len(planted)
+    [copy] = [p for p in stack.failed.glob("evil*line=2") if p.is_file()]
+    assert copy.read_bytes() == b'{"title": "no body here"}'
+    assert record.error and "body" in record.error
+    assert stack.process.alive
