@@ -133,3 +133,38 @@ def test_links_planted_in_the_inbox_cannot_make_newsmill_write_outside(
     assert copy.read_bytes() == b'{"title": "no body here"}'
     assert record.error and "body" in record.error
     assert stack.process.alive
+
+
+def test_a_name_too_long_to_claim_fails_alone_while_the_others_are_ingested(
+    start: Start,
+) -> None:
+    stack = start()
+    # Given twenty good files moved in at once with a 240-byte name and a name that is not UTF-8
+    long_name = "l" * 236 + ".txt"
+    staging = stack.data / "staging"
+    staging.mkdir()
+    goods = {
+        f"good-{i:02d}.txt": f"Story {i} of the batch\n\nIt has a body, {i}." for i in range(20)
+    }
+    for name, text in goods.items():
+        (staging / name).write_text(text)
+    (staging / long_name).write_text("Long\n\nA good text under a name too long to claim.")
+    odd = os.fsencode(staging) + b"/odd-\xff.txt"
+    with open(odd, "wb") as handle:
+        handle.write(b"Odd name\n\nA good text under a name that is not UTF-8.")
+    for name in sorted(os.listdir(os.fsencode(staging))):
+        os.replace(os.fsencode(staging) + b"/" + name, os.fsencode(stack.inbox) + b"/" + name)
+
+    # Then the long name fails with its reason, kept in the failed folder with its report
+    job = wait_for(lambda: stack.finished(long_name), DEADLINE_S, what="the long name's job")
+    assert job.state == "failed" and "file name too long: 240 bytes" in (job.error or "")
+    report = wait_for(lambda: next(stack.failed.glob("*.error.json"), None), 10, what="report")
+    assert json.loads(report.read_text())["file"] == long_name
+    copy = report.with_name(report.name.removesuffix(".error.json"))
+    assert copy.read_text().startswith("Long")
+    # and every other file is ingested
+    for name in [*goods, "odd-\ufffd.txt"]:
+        other = wait_for(lambda n=name: stack.finished(n), DEADLINE_S, what=name)
+        assert other.state == "done", (name, other.error)
+    assert os.listdir(stack.inbox) == [] and os.listdir(stack.data / "work") == []
+    assert "Traceback" not in stack.process.output()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,33 @@ def test_delete_mode_removes_the_original_after_commit(tmp_path: Path, sqlite_ur
 
     assert recorded.state == "queued"
     assert list(intake.archive.iterdir()) == [] and list(intake.inbox.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", [222, 255])
+def test_a_name_too_long_to_claim_fails_alone(intake: Intake, size: int) -> None:
+    long_name = "n" * (size - 4) + ".txt"
+    paths = [_drop(intake, "a.txt", b"A\n\nbody"), _drop(intake, long_name, b"L\n\nbody")]
+    paths.append(_drop(intake, "b.txt", b"B\n\nbody"))
+
+    recorded = intake.take(paths)
+
+    assert [r.state for r in recorded] == ["queued", "failed", "queued"]
+    assert recorded[1].error == f"file name too long: {size} bytes > limit 221"
+    [report] = intake.failed.glob("*.error.json")
+    assert json.loads(report.read_text())["file"] == long_name
+    assert all(len(p.name.encode()) <= 255 for p in intake.failed.iterdir())
+    assert list(intake.inbox.iterdir()) == [] and list(intake.work.iterdir()) == []
+
+
+def test_a_name_that_is_not_utf8_is_recorded_with_replacement_characters(
+    intake: Intake,
+) -> None:
+    raw = os.fsencode(intake.inbox) + b"/caf\xe9.txt"
+    with open(raw, "wb") as handle:
+        handle.write(b"Cafe\n\nbody")
+
+    [odd, good] = intake.take([Path(os.fsdecode(raw)), _drop(intake, "good.txt", b"G\n\nbody")])
+
+    assert (odd.state, odd.source_uri) == ("queued", "inbox/caf\ufffd.txt")
+    assert good.state == "queued"
+    assert sorted(p.name for p in intake.archive.iterdir()) == ["caf\ufffd.txt", "good.txt"]

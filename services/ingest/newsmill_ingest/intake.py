@@ -42,6 +42,9 @@ BLOB_BATCH_BYTES = 8 * 1024 * 1024
 """Documents stored per multi-row insert: few round trips, bounded memory."""
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", "~", ".error.json")
 _TOKEN_SEPARATOR = "__"
+_TOKEN_CHARS = 32
+CLAIMED_NAME_MAX_BYTES = folders.NAME_MAX_BYTES - _TOKEN_CHARS - len(_TOKEN_SEPARATOR)
+"""Longest inbox name a claim (``<token>__<name>``) can carry; longer ones are refused."""
 
 
 def ignored(name: str) -> bool:
@@ -56,6 +59,14 @@ class Claim:
     token: str
     path: Path
     name: str
+    """The name in the inbox, as the file system gave it."""
+    problem: str | None = None
+    """Why the file is refused before it is read (a name too long to claim)."""
+
+    @property
+    def label(self) -> str:
+        """The name as recorded: bytes that are not UTF-8 shown as U+FFFD (the database takes text)."""
+        return os.fsencode(self.name).decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -92,16 +103,29 @@ class Intake:
             folders.make_folder(folder)
 
     def claim(self, path: Path) -> Claim | None:
-        """Move a file out of the inbox; None if it is gone or not ours to take."""
+        """Move a file out of the inbox; None if it is gone or not ours to take.
+
+        A name too long to carry the claim token is claimed under a shortened
+        one and refused; any other trouble with one file leaves it in the inbox
+        (the next rescan tries again) and never stops the others.
+        """
         if path.parent.resolve() != self.inbox.resolve() or ignored(path.name):
             return None
         token = uuid.uuid4().hex
-        target = self.work / f"{token}{_TOKEN_SEPARATOR}{path.name}"
+        size = len(os.fsencode(path.name))
+        problem = None
+        if size > CLAIMED_NAME_MAX_BYTES:
+            problem = f"file name too long: {size} bytes > limit {CLAIMED_NAME_MAX_BYTES}"
+        claimed = folders.fitted(path.name, CLAIMED_NAME_MAX_BYTES)
+        target = self.work / f"{token}{_TOKEN_SEPARATOR}{claimed}"
         try:
             os.rename(path, target)
         except FileNotFoundError:
             return None
-        return Claim(token=token, path=target, name=path.name)
+        except OSError as exc:
+            log.warning("cannot claim %s: %s", path.name, exc.strerror or exc)
+            return None
+        return Claim(token=token, path=target, name=path.name, problem=problem)
 
     def take(self, paths: list[Path]) -> list[Recorded]:
         """Claim, record and release inbox files, recording them in one transaction."""
@@ -116,7 +140,11 @@ class Intake:
         fresh = [c for c in claims if c.token not in known]
         recorded = {**known, **self._record_new(fresh)}
         for claim in claims:
-            self._release(claim, recorded[claim.token])
+            try:
+                self._release(claim, recorded[claim.token])
+            except OSError as exc:
+                # Recorded already: the file waits in work/ and the next rescan releases it.
+                log.warning("cannot release %s: %s", claim.label, exc.strerror or exc)
         return [recorded[c.token] for c in claims]
 
     def recover(self) -> list[Recorded]:
@@ -162,11 +190,13 @@ class Intake:
             return {token: _recorded(job) for token, job in jobs.items()}
 
     def _new_job(self, claim: Claim) -> tuple[models.Job, bytes | None]:
-        problem, data = read_file(claim.path, self.settings.max_document_bytes)
+        problem, data = claim.problem, None
+        if problem is None:
+            problem, data = read_file(claim.path, self.settings.max_document_bytes)
         job = models.Job(
             source_kind="file",
-            source_uri=f"inbox/{claim.name}",
-            name=claim.name,
+            source_uri=f"inbox/{claim.label}",
+            name=claim.label,
             claim_token=claim.token,
         )
         if problem is None and data is not None:
@@ -185,7 +215,7 @@ class Intake:
             folder = self.archive
         else:
             return None
-        target = folders.free_name(folder / claim.name, claim.token[:8], planned)
+        target = folders.free_name(folder / claim.label, claim.token[:8], planned)
         planned.add(target)
         return target
 
@@ -227,7 +257,7 @@ class Intake:
                 folders.new_report(recorded.destination, claim.token[:8], report)
             job.archive_path = None
         log.warning(
-            "rejected %s: %s", claim.name, recorded.error, extra={"job_id": recorded.job_id}
+            "rejected %s: %s", claim.label, recorded.error, extra={"job_id": recorded.job_id}
         )
 
 
