@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -158,3 +159,11 @@ def quadratic_bomb(repeats: int = 10_000) -> bytes:
         f'<rss version="2.0"><channel><title>t</title><item><title>x</title>'
         f"<description>{refs}</description></item></channel></rss>"
     ).encode()
+
+
+def gzip_of_zeros(size: int) -> bytes:
+    """gzip of ``size`` zero bytes, compressed as a stream (never held whole)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(2**20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, packer.flush()])

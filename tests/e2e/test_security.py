@@ -7,6 +7,7 @@ good documents beside the hostile ones are stored.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -14,14 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
+from newsmill_ingest.bench.memory import RssSampler
+from newsmill_ingest.feed_registry import FeedSpec, add_feed
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from tests.support import Process, wait_for
+from tests.support import Process, gzip_of_zeros, wait_for
 
 DEADLINE_S = 30
+INGEST_RSS_LIMIT_MB = 150
 
 
 @dataclass
@@ -86,6 +91,22 @@ def start(tmp_path: Path) -> Iterator[Start]:
     yield _start
     for process in started:
         assert process.stop() == 0, process.output()[-3000:]
+
+
+def _feed_error(stack: Stack, url: str) -> str | None:
+    with stack.db.session() as session:
+        feed = session.execute(select(models.Feed).where(models.Feed.url == url)).scalar_one()
+        return feed.last_error
+
+
+def _poll_hostile_feed(stack: Stack, url: str) -> tuple[str, float]:
+    """Register ``url``, wait for the service's first poll to fail: its error, ingest's peak RSS."""
+    pid = stack.process.popen.pid
+    with RssSampler({"ingest": pid}, interval=0.02) as memory:
+        add_feed(stack.db, FeedSpec(url, 3600, False), 3600)
+        error = wait_for(lambda: _feed_error(stack, url), DEADLINE_S, what="the feed's error")
+    # The ingest service is the `up` process itself; its worker children are not counted.
+    return error, memory.peaks["ingest"][pid] / 2**20
 
 
 def _drop(stack: Stack, name: str, data: bytes) -> None:
@@ -168,3 +189,20 @@ def test_a_name_too_long_to_claim_fails_alone_while_the_others_are_ingested(
         assert other.state == "done", (name, other.error)
     assert os.listdir(stack.inbox) == [] and os.listdir(stack.data / "work") == []
     assert "Traceback" not in stack.process.output()
+
+
+def test_a_stacked_gzip_response_is_refused_with_ingest_memory_bounded(
+    start: Start, httpserver: HTTPServer
+) -> None:
+    stack = start(allow_private_addresses="true")
+    # Given a feed server answering with 800 MB of zeros gzipped twice, under 2 KB on the wire
+    bomb = gzip.compress(gzip_of_zeros(800 * 2**20))
+    httpserver.expect_request("/bomb.rss").respond_with_data(
+        bomb, content_type="application/rss+xml", headers={"Content-Encoding": "gzip, gzip"}
+    )
+
+    error, peak_mb = _poll_hostile_feed(stack, httpserver.url_for("/bomb.rss"))
+
+    assert "stacked Content-Encoding 'gzip, gzip' refused" in error
+    assert peak_mb < INGEST_RSS_LIMIT_MB, f"ingest peaked at {peak_mb:.0f} MB"
+    assert stack.process.alive

@@ -11,7 +11,10 @@ every fetch is bounded and checked:
 - redirects are followed by hand, at most ``feed_max_redirects`` of them;
 - connect and read timeouts, plus a deadline for the whole fetch, so a
   server dripping one byte at a time cannot hold a poller;
-- the body is streamed and cut at ``feed_max_bytes`` after decompression;
+- the body is streamed raw and its ``Content-Encoding`` (gzip or deflate,
+  one layer only) undone here with ``feed_max_bytes`` as a running cap on
+  what the decompressor may produce, so a bomb of a few hundred bytes never
+  grows past the cap in memory;
 - a clear User-Agent, and no proxy or credentials taken from the environment.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +45,8 @@ METADATA_ADDRESSES = frozenset(
 
 ALLOWED_SCHEMES = ("http", "https")
 _REDIRECTS = (301, 302, 303, 307, 308)
+ACCEPT_ENCODING = "gzip, deflate"
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class FetchError(Exception):
@@ -197,7 +203,7 @@ class Fetcher:
                 write=policy.read_timeout_s,
                 pool=policy.connect_timeout_s,
             ),
-            headers={"User-Agent": policy.user_agent},
+            headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             follow_redirects=False,
             trust_env=False,
         )
@@ -235,19 +241,76 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchError(f"response too large: {declared} bytes declared > limit {limit}")
+        decoder = BodyDecoder(response.headers.get("content-encoding", ""), limit)
         body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > limit:
-                raise FetchError(f"response too large: more than {limit} bytes")
+        # Raw bytes: httpx would decode every layer of Content-Encoding, unbounded, before
+        # a size check could see the result.
+        for chunk in response.iter_raw():
+            body += decoder.decode(chunk)
             if time.monotonic() > deadline:
                 raise FetchError(
                     f"too slow: body not complete after {self.policy.total_timeout_s:g}s"
                 )
+        body += decoder.flush()
         return bytes(body)
 
     def close(self) -> None:
         self.client.close()
+
+
+class BodyDecoder:
+    """A body's Content-Encoding undone as it arrives, never producing more than ``limit`` bytes.
+
+    One layer of gzip or deflate, or none. Stacked encodings (``gzip, gzip``)
+    are refused: no feed needs them and each layer multiplies a bomb's
+    expansion (826 bytes of ``gzip, gzip`` make 848 MB).
+    """
+
+    def __init__(self, content_encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        codings = [c.strip().lower() for c in content_encoding.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if len(codings) > 1:
+            raise FetchError(
+                f"stacked Content-Encoding {content_encoding!r} refused (possible decompression bomb)"
+            )
+        self.coding = codings[0] if codings else None
+        if self.coding is not None and self.coding not in _WBITS:
+            raise FetchError(f"unsupported Content-Encoding {self.coding!r}")
+        self._inflater = zlib.decompressobj(_WBITS[self.coding]) if self.coding else None
+        self._started = False
+
+    def decode(self, chunk: bytes) -> bytes:
+        """The decoded bytes of the next raw chunk; FetchError past the limit."""
+        if self._inflater is None:
+            return self._counted(chunk)
+        if self._inflater.eof:
+            # Bytes after the end of the compressed stream: bounded like the body, then dropped.
+            self._counted(chunk)
+            return b""
+        try:
+            # At most one byte more than the room left: enough to know the limit is passed.
+            out = self._inflater.decompress(chunk, self.limit - self.size + 1)
+        except zlib.error as exc:
+            if self.coding == "deflate" and not self._started:
+                # Some servers send raw deflate without the zlib header it should have.
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._started = True
+                return self.decode(chunk)
+            raise FetchError(f"undecodable {self.coding} body: {exc}") from None
+        self._started = True
+        return self._counted(out)
+
+    def flush(self) -> bytes:
+        """What the decompressor still holds at the end of the body."""
+        return self._counted(self._inflater.flush()) if self._inflater is not None else b""
+
+    def _counted(self, out: bytes) -> bytes:
+        self.size += len(out)
+        if self.size > self.limit:
+            raise FetchError(f"response too large: more than {self.limit} bytes")
+        return out
 
 
 def _lower(headers: httpx.Headers) -> dict[str, str]:
