@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -167,3 +168,52 @@ def gzip_of_zeros(size: int) -> bytes:
     block = bytes(2**20)
     parts = [packer.compress(block) for _ in range(size // len(block))]
     return b"".join([*parts, packer.flush()])
+
+
+class TrickleServer:
+    """A raw HTTP server on 127.0.0.1 sending a status line, then one header line every
+    ``every`` seconds, never ending the headers. It notes how long each client stayed.
+    """
+
+    def __init__(self, every: float = 1.5) -> None:
+        self.every = every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stays: list[float] = []
+        """Seconds from accepting each connection to the client hanging up."""
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/feed.rss"
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        accepted = time.monotonic()
+        with connection:
+            connection.recv(65536)  # the request
+            connection.settimeout(self.every)
+            line = 0
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self._stop.is_set():
+                    try:
+                        if not connection.recv(65536):
+                            break  # the client hung up
+                    except TimeoutError:
+                        line += 1
+                        connection.sendall(f"X-Trickle-{line}: still coming\r\n".encode())
+            except OSError:
+                pass
+        self.stays.append(time.monotonic() - accepted)

@@ -161,7 +161,9 @@ class Settings(BaseSettings):
         20.0, description="Longest wait for the next bytes of a body."
     )
     feed_total_timeout_s: float = Field(
-        30.0, description="Whole-fetch deadline: a slow-drip server is cut off after this."
+        30.0,
+        description="Deadline of a whole fetch (name lookup, connect, headers, body, redirects): "
+        "a slow-drip server is cut off after this.",
     )
     feed_max_bytes: int = Field(
         10 * 1024 * 1024,

@@ -23,7 +23,7 @@ from newsmill_ingest.feed_registry import FeedSpec, add_feed
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from tests.support import Process, gzip_of_zeros, wait_for
+from tests.support import Process, TrickleServer, gzip_of_zeros, wait_for
 
 DEADLINE_S = 30
 INGEST_RSS_LIMIT_MB = 150
@@ -206,3 +206,18 @@ def test_a_stacked_gzip_response_is_refused_with_ingest_memory_bounded(
     assert "stacked Content-Encoding 'gzip, gzip' refused" in error
     assert peak_mb < INGEST_RSS_LIMIT_MB, f"ingest peaked at {peak_mb:.0f} MB"
     assert stack.process.alive
+
+
+def test_a_feed_trickling_its_headers_is_cut_at_the_whole_fetch_deadline(start: Start) -> None:
+    stack = start(allow_private_addresses="true", feed_total_timeout_s="5")
+    # Given a feed server sending one header line every 1.5 s (each well within the read timeout)
+    server = TrickleServer(every=1.5)
+    try:
+        error, _ = _poll_hostile_feed(stack, server.url)
+        wait_for(lambda: server.stays, 5, what="the server to see the poller go")
+    finally:
+        server.close()
+
+    # Then the poll failed at feed_total_timeout_s, and the connection lasted no longer than that + 1 s
+    assert error == "too slow: no complete response after 5s"
+    assert server.stays[0] < 6, f"connection held {server.stays[0]:.1f}s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
-from tests.support import gzip_of_zeros
+from tests.support import TrickleServer, gzip_of_zeros, wait_for
 
 LIMIT = 1_000_000
 
@@ -98,3 +99,39 @@ def test_other_encodings_and_trailing_junk_are_bounded(
         fetcher.get(httpserver.url_for("/br"))
     with pytest.raises(FetchError, match="too large"):
         fetcher.get(httpserver.url_for("/junk"))
+
+
+def test_a_server_trickling_headers_is_cut_at_the_whole_fetch_deadline() -> None:
+    # Given a server sending one header line every 1.5 s, each within the read timeout
+    server = TrickleServer(every=1.5)
+    policy = FetchPolicy(
+        user_agent="test", read_timeout_s=20, total_timeout_s=3, allow_private=True
+    )
+    fetcher = Fetcher(policy)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="too slow: no complete response after 3s"):
+            fetcher.get(server.url)
+        elapsed = time.monotonic() - started
+        # Then the fetch ends at its deadline and the connection is closed with it
+        assert 3 <= elapsed < 4, elapsed
+        wait_for(lambda: server.stays, 5, what="the server to see the client go")
+        assert server.stays[0] < 4, server.stays
+    finally:
+        fetcher.close()
+        server.close()
+
+
+def test_a_slow_name_lookup_counts_against_the_deadline() -> None:
+    def slow_resolver(host: str, port: int) -> list[str]:
+        time.sleep(3)
+        return ["127.0.0.1"]
+
+    fetcher = Fetcher(
+        FetchPolicy(user_agent="test", total_timeout_s=1, allow_private=True), slow_resolver
+    )
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="too slow"):
+        fetcher.get("http://slow.example/feed")
+    assert time.monotonic() - started < 1.5
+    fetcher.close()

@@ -9,8 +9,10 @@ every fetch is bounded and checked:
   loopback, private, link-local, cloud-metadata and other non-global
   addresses are refused unless ``allow_private_addresses`` is set;
 - redirects are followed by hand, at most ``feed_max_redirects`` of them;
-- connect and read timeouts, plus a deadline for the whole fetch, so a
-  server dripping one byte at a time cannot hold a poller;
+- connect and read timeouts, plus an absolute deadline for the whole fetch
+  (name lookup, connect, TLS, headers and body, redirects included): every
+  blocking socket call waits at most until the deadline, so a server dripping
+  one header line or one byte at a time cannot hold a poller past it;
 - the body is streamed raw and its ``Content-Encoding`` (gzip or deflate,
   one layer only) undone here with ``feed_max_bytes`` as a running cap on
   what the decompressor may produce, so a bomb of a few hundred bytes never
@@ -22,9 +24,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -148,12 +154,94 @@ def checked_addresses(host: str, port: int, allow_private: bool, resolve: Resolv
     return addresses
 
 
+_fetch = threading.local()
+"""The deadline (``time.monotonic()``) of the fetch running on this thread, if any."""
+
+
+def _time_left(kind: type[httpcore.TimeoutException]) -> float | None:
+    """Seconds until this thread's fetch deadline (None: no deadline); ``kind`` raised at it."""
+    deadline: float | None = getattr(_fetch, "deadline", None)
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise kind("the whole-fetch deadline has passed")
+    return left
+
+
+def _bounded(timeout: float | None, kind: type[httpcore.TimeoutException]) -> float | None:
+    """``timeout``, shortened so that a blocking call returns by the fetch's deadline."""
+    left = _time_left(kind)
+    if left is None:
+        return timeout
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the fetch's deadline.
+
+    The deadline is read per call from the calling thread, so a pooled
+    connection reused by another fetch obeys that fetch's deadline.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+def _resolve_in_time(resolve: Resolver, host: str, port: int) -> list[str]:
+    """``resolve``, given up at the fetch's deadline: the feed author runs the DNS server too.
+
+    The lookup goes on in its own thread until the system resolver's own
+    timeout ends it; nothing waits for it.
+    """
+    left = _time_left(httpcore.ConnectTimeout)
+    if left is None:
+        return resolve(host, port)
+    found: Future[list[str]] = Future()
+
+    def lookup() -> None:
+        try:
+            found.set_result(resolve(host, port))
+        except BaseException as exc:  # handed to the waiting fetch
+            found.set_exception(exc)
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    try:
+        return found.result(timeout=left)
+    except FutureTimeout:
+        raise httpcore.ConnectTimeout(f"no address for {host} before the deadline") from None
+
+
 class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses that passed ``checked_addresses``."""
+    """Connects only to addresses that passed ``checked_addresses``, by the fetch's deadline."""
 
     def __init__(self, allow_private: bool, resolve: Resolver) -> None:
         self.allow_private = allow_private
         self.resolve = resolve
+
+    def _resolve(self, host: str, port: int) -> list[str]:
+        return _resolve_in_time(self.resolve, host, port)
 
     def connect_tcp(
         self,
@@ -163,13 +251,16 @@ class _GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = checked_addresses(host, port, self.allow_private, self.resolve)
+        addresses = checked_addresses(host, port, self.allow_private, self._resolve)
         last: Exception | None = None
         for address in addresses:
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(address, port, bounded, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
+                continue
+            return _DeadlineStream(stream)
         assert last is not None
         raise last
 
@@ -209,29 +300,45 @@ class Fetcher:
         )
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
-        """GET ``url``, following redirects by hand; any status is returned, never raised."""
+        """GET ``url``, following redirects by hand; any status is returned, never raised.
+
+        Everything, redirects included, ends by ``total_timeout_s`` after the call.
+        """
         started = time.monotonic()
         deadline = started + self.policy.total_timeout_s
-        for _hop in range(self.policy.max_redirects + 1):
-            check_scheme(url)
-            status, response_headers, body, location = self._once(url, headers or {}, deadline)
-            if location is None:
-                elapsed = time.monotonic() - started
-                return Fetched(url, status, response_headers, body, elapsed)
-            url = location
+        outer = getattr(_fetch, "deadline", None)
+        _fetch.deadline = deadline
+        try:
+            for _hop in range(self.policy.max_redirects + 1):
+                check_scheme(url)
+                status, response_headers, body, location = self._once(url, headers or {}, deadline)
+                if location is None:
+                    elapsed = time.monotonic() - started
+                    return Fetched(url, status, response_headers, body, elapsed)
+                url = location
+        finally:
+            _fetch.deadline = outer
         raise FetchError(f"more than {self.policy.max_redirects} redirects")
 
     def _once(
         self, url: str, headers: Mapping[str, str], deadline: float
     ) -> tuple[int, dict[str, str], bytes, str | None]:
+        # Waiting for a pooled connection counts against the deadline too.
+        pool = min(self.policy.connect_timeout_s, max(deadline - time.monotonic(), 0.001))
+        timeout = self.client.timeout
+        timeout = httpx.Timeout(
+            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=pool
+        )
         try:
-            with self.client.stream("GET", url, headers=dict(headers)) as response:
+            with self.client.stream("GET", url, headers=dict(headers), timeout=timeout) as response:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
                     return response.status_code, {}, b"", urljoin(url, location)
                 body = self._read(response, deadline)
                 return response.status_code, _lower(response.headers), body, None
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline:
+                raise FetchError(self._too_slow()) from None
             raise FetchError(f"timed out ({_kind(exc)}) fetching {url}") from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{_kind(exc)} fetching {url}: {exc}") from None
@@ -248,11 +355,12 @@ class Fetcher:
         for chunk in response.iter_raw():
             body += decoder.decode(chunk)
             if time.monotonic() > deadline:
-                raise FetchError(
-                    f"too slow: body not complete after {self.policy.total_timeout_s:g}s"
-                )
+                raise FetchError(self._too_slow())
         body += decoder.flush()
         return bytes(body)
+
+    def _too_slow(self) -> str:
+        return f"too slow: no complete response after {self.policy.total_timeout_s:g}s"
 
     def close(self) -> None:
         self.client.close()
