@@ -217,3 +217,16 @@ class TrickleServer:
             except OSError:
                 pass
         self.stays.append(time.monotonic() - accepted)
+
+
+def ebcdic_bomb(repeats: int = 10_000) -> bytes:
+    """The quadratic bomb in EBCDIC (cp037), which feedparser decodes by itself.
+
+    A 10 KB entity referenced ``repeats`` times: 100 MB once expanded. expat
+    stops amplification past 100 times the input, so a 1 MB comment pads the
+    input to let all of it through (1.06 MB in all).
+    """
+    text = quadratic_bomb(repeats).decode()
+    text = text.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="cp037"?>')
+    text = text.replace("<title>x</title>", "<title>x</title><!--" + " " * 1_000_000 + "-->")
+    return text.encode("cp037")

@@ -23,7 +23,7 @@ from newsmill_ingest.feed_registry import FeedSpec, add_feed
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from tests.support import Process, TrickleServer, gzip_of_zeros, wait_for
+from tests.support import Process, TrickleServer, ebcdic_bomb, gzip_of_zeros, wait_for
 
 DEADLINE_S = 30
 INGEST_RSS_LIMIT_MB = 150
@@ -206,6 +206,22 @@ def test_a_stacked_gzip_response_is_refused_with_ingest_memory_bounded(
     assert "stacked Content-Encoding 'gzip, gzip' refused" in error
     assert peak_mb < INGEST_RSS_LIMIT_MB, f"ingest peaked at {peak_mb:.0f} MB"
     assert stack.process.alive
+
+
+def test_an_entity_bomb_in_ebcdic_is_refused_with_ingest_memory_bounded(
+    start: Start, httpserver: HTTPServer
+) -> None:
+    stack = start(allow_private_addresses="true")
+    # Given a 1 MB feed in EBCDIC whose entities expand to a 100 MB entry
+    httpserver.expect_request("/ebcdic.rss").respond_with_data(
+        ebcdic_bomb(), content_type="application/rss+xml"
+    )
+
+    error, peak_mb = _poll_hostile_feed(stack, httpserver.url_for("/ebcdic.rss"))
+
+    assert "XML entity declarations (<!ENTITY) are refused" in error
+    assert peak_mb < INGEST_RSS_LIMIT_MB, f"ingest peaked at {peak_mb:.0f} MB"
+    assert stack.jobs() == [] and stack.process.alive
 
 
 def test_a_feed_trickling_its_headers_is_cut_at_the_whole_fetch_deadline(start: Start) -> None:

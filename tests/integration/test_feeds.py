@@ -153,6 +153,40 @@ def test_guardian_yields_55_queued_jobs_then_304_enqueues_nothing(
     assert _feed(stack.db, url).entries_seen == 55
 
 
+def test_an_entry_larger_than_a_document_may_be_fails_alone(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    settings = _settings(tmp_path / "data", database_url, max_document_bytes=4000)
+    db = Database(database_url)
+    db.upgrade()
+    publisher = Publisher(settings, db)
+    poller = FeedPoller(settings, db, publisher)
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>Entry {i}</title><description>{'word ' * n}</description>"
+        "</item>"
+        for i, n in enumerate([50, 2000, 50])
+    )
+    feed_server.body = (
+        f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+    )
+    url = feed_server.url()
+    add_feed(db, FeedSpec(url), 900)
+    try:
+        [report] = poller.poll_now(url)
+    finally:
+        poller.close()
+        publisher.close()
+
+    assert (report.kind, report.new_entries) == ("ok", 3)
+    with db.session() as session:
+        jobs = session.execute(select(models.Job).order_by(models.Job.id)).scalars().all()
+        assert [j.state for j in jobs] == ["queued", "failed", "queued"]
+        assert jobs[1].blob_sha256 is None and jobs[1].enqueued_at is None
+        assert (jobs[1].error or "").startswith("feed entry too large: ")
+        assert (jobs[1].error or "").endswith(" bytes > limit 4000")
+    db.dispose()
+
+
 def test_failures_back_off_exponentially_and_recovery_resets(
     stack: Stack, feed_server: FeedServer
 ) -> None:
