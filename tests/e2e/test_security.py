@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,3 +239,65 @@ def test_a_feed_trickling_its_headers_is_cut_at_the_whole_fetch_deadline(start: 
     # Then the poll failed at feed_total_timeout_s, and the connection lasted no longer than that + 1 s
     assert error == "too slow: no complete response after 5s"
     assert server.stays[0] < 6, f"connection held {server.stays[0]:.1f}s"
+
+
+def _cli(stack: Stack, *args: str) -> str:
+    """A ``newsmill`` command run as a user would, its output as the terminal would get it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "newsmill_ingest", *args, "--data-dir", str(stack.data)],
+        env={**os.environ, **stack.env, "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_markup_and_control_characters_render_literally_in_every_table(
+    start: Start, httpserver: HTTPServer
+) -> None:
+    stack = start(allow_private_addresses="true")
+    # Given a feed titled with rich markup, whose entry title is markup too
+    httpserver.expect_request("/evil.rss").respond_with_data(
+        b'<rss version="2.0"><channel><title>Evil [/x] feed</title>'
+        b"<item><guid>1</guid><title>[/x] [bold]Entry</title>"
+        b"<description>A body for the entry with markup in its title.</description></item>"
+        b"</channel></rss>",
+        content_type="application/rss+xml",
+    )
+    add_feed(stack.db, FeedSpec(httpserver.url_for("/evil.rss"), 3600, False), 3600)
+    # and files named with a newline, ANSI escapes and markup, one of them empty
+    painted = "evil\n12:00:00 INFO forged \x1b[31mred\x1b[0m.txt"
+    _drop(stack, painted, b"Painted name\n\nA body under a name that paints the terminal.")
+    _drop(stack, "empty [red]oops.txt", b"")
+    for name in (painted, "empty [red]oops.txt"):
+        wait_for(lambda n=name: stack.finished(n), DEADLINE_S, what=name)
+    wait_for(
+        lambda: any(j.source_kind == "feed" and j.state == "done" for j in stack.jobs()),
+        DEADLINE_S,
+        what="the feed entry's article",
+    )
+    entry_article = next(j.article_id for j in stack.jobs() if j.source_kind == "feed")
+    escaped_name = "evil\\n12:00:00 INFO forged \\x1b[31mred\\x1b[0m.txt"
+
+    outputs = {
+        "status": _cli(stack, "status"),
+        "feeds list": _cli(stack, "feeds", "list"),
+        "docs list": _cli(stack, "docs", "list"),
+        "docs show": _cli(stack, "docs", "show", str(entry_article)),
+        "jobs list": _cli(stack, "jobs", "list"),
+    }
+
+    # Then every command ran, and nothing reached the terminal as markup or as a control code
+    for command, out in outputs.items():
+        assert "\x1b" not in out, command
+    assert "Evil [/x] feed" in outputs["status"] and "empty [red]oops.txt" in outputs["status"]
+    assert "Evil [/x] feed" in outputs["feeds list"]
+    assert "[/x] [bold]Entry" in outputs["docs list"] and escaped_name in outputs["docs list"]
+    assert "[/x] [bold]Entry" in outputs["docs show"]
+    assert escaped_name in outputs["jobs list"] and "empty [red]oops.txt" in outputs["jobs list"]
+    # and the service's own log shows the name on one line, escaped
+    log = stack.process.output()
+    assert "\x1b" not in log and "forged" not in log.replace(escaped_name, "")

@@ -13,6 +13,7 @@ from rich.text import Text
 from sqlalchemy import text
 
 from newsmill_ingest import views
+from newsmill_ingest.cli_common import shown
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
@@ -126,7 +127,9 @@ def render(report: dict[str, Any]) -> RenderableType:
     if report["latest_failures"]:
         failures = Table("job", "source", "reason", title="latest failures", title_justify="left")
         for failure in report["latest_failures"]:
-            failures.add_row(str(failure["job_id"]), failure["source_uri"], failure["error"] or "")
+            failures.add_row(
+                str(failure["job_id"]), shown(failure["source_uri"]), shown(failure["error"])
+            )
         parts.append(failures)
     if report["feeds"]:
         parts.append(_feeds_table(report["feeds"]))
@@ -140,7 +143,9 @@ def _jobs_table(report: dict[str, Any]) -> Table:
     table = Table("source", *states, "total", title="jobs", title_justify="left")
     for source in sorted(by_source):
         counts = by_source[source]
-        table.add_row(source, *(str(counts.get(s, 0)) for s in states), str(sum(counts.values())))
+        table.add_row(
+            shown(source), *(str(counts.get(s, 0)) for s in states), str(sum(counts.values()))
+        )
     totals = report["jobs"]
     table.add_row(
         Text("all", style="bold"),
@@ -153,7 +158,7 @@ def _jobs_table(report: dict[str, Any]) -> Table:
 def _summary(report: dict[str, Any]) -> Text:
     articles = report["articles"]
     workers = report["workers"]
-    return Text(
+    return shown(
         f"articles: {articles['articles']} ({articles['near_duplicates']} near-duplicates)   "
         f"queue: {_known(report['queue_depth'])} waiting, {_known(report['unacked'])} unacked   "
         f"workers online: {len(workers)} {' '.join(workers)}   "
@@ -179,11 +184,11 @@ def _feeds_table(feeds: list[dict[str, Any]]) -> Table:
     for feed in feeds:
         health = Text("ok", style="green") if feed["healthy"] else Text("failing", style="red")
         table.add_row(
-            feed["title"] or feed["url"],
+            shown(feed["title"] or feed["url"]),
             health,
             feed["last_success_at"] or "never",
             str(feed["consecutive_errors"]),
-            feed["last_error"] or "",
+            shown(feed["last_error"]),
             str(feed["entries_seen"]),
         )
     return table
