@@ -23,9 +23,10 @@ from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.db import Database
+from newsmill_schema.messages import FULL_TEXT_FIELD
 from newsmill_schema.settings import Settings
 from newsmill_worker.processor import Processor
-from tests.support import Process, article_count, quadratic_bomb, wait_for
+from tests.support import Process, article_count, quadratic_bomb, queue_document, wait_for
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 GUARDIAN = (FEEDS / "guardian.rss").read_bytes()
@@ -311,6 +312,28 @@ def test_full_text_fetches_the_page_and_falls_back_to_the_feed(
         rows = {a.title: a for a in session.scalars(select(models.Article))}
     assert "Part 7" in rows["Story 1"].body and rows["Story 1"].word_count > 300
     assert rows["Story 2"].body == "Only a short teaser for story 2."
+
+
+def test_a_dropped_file_asking_for_full_text_is_not_fetched(
+    stack: Stack, httpserver: HTTPServer
+) -> None:
+    # Given a JSON file from the inbox (not a feed entry) flagged as a feed entry would be
+    page = httpserver.url_for("/internal-page")
+    httpserver.expect_request("/internal-page").respond_with_data("<html>secret</html>")
+    record = {
+        "title": "Dropped",
+        "content": "A paragraph that the dropped file carries itself, long enough to keep.",
+        "link": page,
+        FULL_TEXT_FIELD: True,
+    }
+    job_id = queue_document(stack.db, "dropped.json", json.dumps(record))
+
+    # When a worker processes it, Then nothing is fetched and its own text is the article
+    assert Processor(stack.settings, stack.db).process(job_id) == "done"
+    assert httpserver.log == []
+    with stack.db.session() as session:
+        article = session.execute(select(models.Article)).scalar_one()
+        assert "carries itself" in article.body and article.url == page
 
 
 def test_fetcher_caps_redirects_sizes_and_refuses_private_addresses(httpserver: HTTPServer) -> None:

@@ -161,3 +161,13 @@ def test_an_empty_but_valid_feed_is_not_an_error() -> None:
         "application/rss+xml",
     )
     assert feed.entries == [] and feed.title == "Quiet" and feed.ttl_s == 1800
+
+
+def test_an_entry_link_that_is_not_http_is_not_kept() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>F</title><item><guid isPermaLink="false">g1</guid>'
+        b"<title>T</title><link>javascript:alert(1)</link><description>Body.</description>"
+        b"</item></channel></rss>"
+    )
+    [entry] = parse_feed(body, "https://example.com/feed", "application/rss+xml").entries
+    assert "link" not in entry.record

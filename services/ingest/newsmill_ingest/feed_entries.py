@@ -26,6 +26,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from newsmill_ingest.feed_schedule import ttl_seconds
+from newsmill_schema.links import web_url
 from newsmill_schema.messages import FULL_TEXT_FIELD
 
 ERROR_LENGTH = 500
@@ -74,7 +75,7 @@ def entry_record(
     record: dict[str, Any] = {
         "id": entry.get("id"),
         "title": _plain(str(entry.get("title") or "")),
-        "link": entry.get("link"),
+        "link": web_url(entry.get("link")),
         "author": _authors(entry),
         "published": _iso(_date_of(entry)),
         "content": content or summary,
