@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import stat
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,6 +140,7 @@ class Intake:
         known = self._recorded({c.token for c in claims})
         fresh = [c for c in claims if c.token not in known]
         recorded = {**known, **self._record_new(fresh)}
+        claims = [c for c in claims if c.token in recorded]
         for claim in claims:
             try:
                 self._release(claim, recorded[claim.token])
@@ -147,13 +149,17 @@ class Intake:
                 log.warning("cannot release %s: %s", claim.label, exc.strerror or exc)
         return [recorded[c.token] for c in claims]
 
-    def recover(self) -> list[Recorded]:
-        """Finish claims a crash interrupted: record or release every file left in work/."""
+    def recover(self, now: float | None = None) -> list[Recorded]:
+        """Record or release every file left in work/: claims a crash interrupted, and
+        files that were still being written when read, once unchanged for ``settle_seconds``.
+        """
+        now = time.time() if now is None else now
         claims = []
         for entry in sorted(self.work.iterdir()):
             token, sep, name = entry.name.partition(_TOKEN_SEPARATOR)
-            if sep and name:
-                claims.append(Claim(token=token, path=entry, name=name))
+            if not (sep and name) or now - entry.lstat().st_mtime < self.settings.settle_seconds:
+                continue
+            claims.append(Claim(token=token, path=entry, name=name))
         return self.record(claims)
 
     def _recorded(self, tokens: set[str]) -> dict[str, Recorded]:
@@ -174,7 +180,10 @@ class Intake:
         with self.db.session() as session:
             chunk: list[tuple[models.Job, bytes]] = []
             for claim in claims:
-                job, data = self._new_job(claim)
+                made = self._new_job(claim)
+                if made is None:
+                    continue
+                job, data = made
                 destination = self._destination(claim, job.state, planned)
                 job.archive_path = str(destination) if destination else None
                 jobs[claim.token] = job
@@ -189,10 +198,16 @@ class Intake:
             session.flush()
             return {token: _recorded(job) for token, job in jobs.items()}
 
-    def _new_job(self, claim: Claim) -> tuple[models.Job, bytes | None]:
-        problem, data = claim.problem, None
-        if problem is None:
-            problem, data = read_file(claim.path, self.settings.max_document_bytes)
+    def _new_job(self, claim: Claim) -> tuple[models.Job, bytes | None] | None:
+        """The job of a claim and its bytes; None while the file is still being written."""
+        content = FileContent(problem=claim.problem)
+        if claim.problem is None:
+            content = read_file(claim.path, self.settings.max_document_bytes)
+        if content.changing:
+            # Left claimed in work/: recovery takes it once it has settled.
+            log.info("%s changed while being read; taken once it settles", claim.label)
+            return None
+        problem, data = content.problem, content.data
         job = models.Job(
             source_kind="file",
             source_uri=f"inbox/{claim.label}",
@@ -239,9 +254,10 @@ class Intake:
     def _release_failed(self, claim: Claim, recorded: Recorded) -> None:
         """A refused file goes to the failed folder with its report; a link is only deleted.
 
-        A symbolic link (or anything but a regular file) is never kept: kept,
-        it would sit in a folder newsmill writes to, pointing wherever its
-        author chose. Its report says why it was refused.
+        A symbolic link, a hard link or anything but a regular file is never
+        kept: kept, it would sit in a folder newsmill writes to, pointing (or
+        giving access) wherever its author chose. Deleting removes only this
+        name. Its report says why it was refused.
         """
         assert recorded.destination is not None
         with self.db.session() as session:
@@ -249,7 +265,7 @@ class Intake:
             if job is None:
                 return
             report = error_report(job)
-            if folders.regular_file(claim.path):
+            if _kept_when_refused(claim.path):
                 placed = folders.move_new(claim.path, recorded.destination, claim.token[:8])
                 folders.write_report(folders.report_path(placed), report)
             else:
@@ -279,30 +295,68 @@ def _recorded(job: models.Job) -> Recorded:
     )
 
 
-def read_file(path: Path, limit: int) -> tuple[str | None, bytes | None]:
-    """A file's bytes, or why they will not be taken (never following a symlink)."""
+@dataclass(frozen=True)
+class FileContent:
+    """What reading a file gave: its bytes, or why it is refused, or that it is still changing."""
+
+    data: bytes | None = None
+    problem: str | None = None
+    changing: bool = False
+    """It changed while being read: a writer is still at it, so it is not complete."""
+
+
+def read_file(path: Path, limit: int, refuse_hard_links: bool = True) -> FileContent:
+    """A file's bytes, or why they will not be taken (never following a symlink).
+
+    A file with another name (a hard link) is refused: that name may be
+    anywhere, a database or a key file the inbox writer could not read
+    itself. Size and modification time are checked again after reading, so
+    bytes read while a writer was still appending are never taken as the file.
+    """
     try:
         info = path.lstat()
     except FileNotFoundError:
-        return "file vanished before it could be read", None
+        return FileContent(problem="file vanished before it could be read")
     if stat.S_ISLNK(info.st_mode):
-        return "symbolic links are refused (they may point outside the inbox)", None
+        return FileContent(problem="symbolic links are refused (they may point outside the inbox)")
     if not stat.S_ISREG(info.st_mode):
-        return "not a regular file", None
+        return FileContent(problem="not a regular file")
     if info.st_size > limit:
-        return f"file too large: {info.st_size} bytes > limit {limit}", None
+        return FileContent(problem=f"file too large: {info.st_size} bytes > limit {limit}")
     try:
         with open(path, "rb", opener=_open_nofollow) as handle:
+            before = os.fstat(handle.fileno())
+            if refuse_hard_links and before.st_nlink > 1:
+                return FileContent(problem=_HARD_LINK)
             data = handle.read(limit + 1)
+            after = os.fstat(handle.fileno())
     except OSError as exc:
-        return f"cannot read file: {exc.strerror or exc}", None
+        return FileContent(problem=f"cannot read file: {exc.strerror or exc}")
+    if _changed(before, after) or len(data) not in (after.st_size, limit + 1):
+        return FileContent(changing=True)
     if len(data) > limit:
-        return f"file too large: more than {limit} bytes", None
-    return None, data
+        return FileContent(problem=f"file too large: more than {limit} bytes")
+    return FileContent(data=data)
+
+
+_HARD_LINK = "hard-linked files are refused (another name of the file may be outside the inbox)"
+
+
+def _changed(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
 
 
 def _open_nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def _kept_when_refused(path: Path) -> bool:
+    """A refused regular file with no other name is kept in the failed folder; not a link."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
 
 def error_report(job: models.Job) -> str:
