@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -301,3 +302,22 @@ def test_markup_and_control_characters_render_literally_in_every_table(
     # and the service's own log shows the name on one line, escaped
     log = stack.process.output()
     assert "\x1b" not in log and "forged" not in log.replace(escaped_name, "")
+
+
+def test_what_newsmill_creates_is_its_users_alone(start: Start) -> None:
+    stack = start()
+    _drop(stack, "empty.txt", b"")
+    report = wait_for(
+        lambda: next(stack.failed.glob("empty*.error.json"), None), DEADLINE_S, what="a report"
+    )
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    folders = [stack.data, *(stack.data / f for f in ("inbox", "archive", "failed", "work"))]
+    assert {f.name: mode(f) for f in folders} == {f.name: 0o700 for f in folders}
+    assert mode(stack.data / "broker") == 0o700
+    database = [p for p in stack.data.iterdir() if p.name.startswith("newsmill.db")]
+    assert database and {p.name: mode(p) for p in database} == {p.name: 0o600 for p in database}
+    # (the failed copy is the dropped file itself, moved: it keeps its own mode, in a 0700 folder)
+    assert mode(report) == 0o600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -345,8 +346,14 @@ def docs_show(article_id: int, data_dir: DataDir = None) -> None:
     console.print(JSONHighlighter()(text), soft_wrap=True)
 
 
+PRIVATE_UMASK = 0o077
+"""Folders newsmill creates are 0700 and files 0600: documents, the embedded database and
+exports may be confidential, and the folders hold names anyone could otherwise list."""
+
+
 def main() -> None:
     """The ``newsmill`` script; database trouble is one clear line, not a traceback."""
+    os.umask(PRIVATE_UMASK)  # inherited by the worker processes `up` and `worker` start
     try:
         app()
     except DBAPIError as exc:
