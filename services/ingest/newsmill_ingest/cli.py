@@ -91,6 +91,15 @@ def worker(
     raise typer.Exit(start_worker(configure(settings), settings, list(ctx.args)))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def flower(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """Start Flower (its options follow, e.g. --port=5555) with /metrics behind its auth too."""
+    from newsmill_worker.celery_app import configure
+    from newsmill_worker.flower import start_flower
+
+    raise typer.Exit(start_flower(configure(command_settings(data_dir)), list(ctx.args)))
+
+
 @app.command()
 def parse(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Decode, parse and clean one file (no database, no broker); print JSON Lines."""
