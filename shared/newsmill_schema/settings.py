@@ -123,8 +123,9 @@ class Settings(BaseSettings):
         description="Prometheus endpoint port of each `newsmill worker` (all its processes); 0 = off.",
     )
     metrics_address: str = Field(
-        "0.0.0.0",
-        description="Address the metrics endpoints listen on (127.0.0.1 keeps them local).",
+        "127.0.0.1",
+        description="Address the metrics endpoints listen on (0.0.0.0: every interface, as a "
+        "container needs for its port to be published).",
     )
     allow_private_addresses: bool = Field(
         False,

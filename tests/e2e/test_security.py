@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
@@ -321,3 +322,17 @@ def test_what_newsmill_creates_is_its_users_alone(start: Start) -> None:
     assert database and {p.name: mode(p) for p in database} == {p.name: 0o600 for p in database}
     # (the failed copy is the dropped file itself, moved: it keeps its own mode, in a 0700 folder)
     assert mode(report) == 0o600
+
+
+def test_metrics_listen_on_loopback_by_default(start: Start, free_port: int) -> None:
+    stack = start(metrics_port=str(free_port))
+
+    def listening() -> list[str]:
+        connections = psutil.Process(stack.process.popen.pid).net_connections(kind="tcp")
+        return [
+            c.laddr.ip
+            for c in connections
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == free_port
+        ]
+
+    assert wait_for(listening, 10, what="the metrics endpoint") == ["127.0.0.1"]

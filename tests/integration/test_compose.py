@@ -563,6 +563,18 @@ def test_ingest_metrics_port_is_the_one_published(resolved: dict[str, Any]) -> N
     assert any(str(p).endswith(f":{port}") for p in ingest["ports"])
 
 
+def test_metrics_listen_where_their_scrapers_reach_them(resolved: dict[str, Any]) -> None:
+    from newsmill_schema.settings import Settings
+
+    # Outside containers the default keeps them on loopback
+    assert Settings.model_fields["metrics_address"].default == "127.0.0.1"
+    # inside, the published ingest port and the in-network worker port need every interface
+    for name, port_key in (("ingest", "METRICS_PORT"), ("worker", "WORKER_METRICS_PORT")):
+        env = environment_of(resolved[name])
+        assert int(env[f"NEWSMILL_{port_key}"]) > 0, name
+        assert env["NEWSMILL_METRICS_ADDRESS"] == "0.0.0.0", name
+
+
 def test_flower_port_matches_its_command(resolved: dict[str, Any]) -> None:
     flower = resolved["flower"]
     assert "--port=5555" in command_of(flower)
