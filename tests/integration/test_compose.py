@@ -495,6 +495,35 @@ def test_no_container_runs_as_root(resolved: dict[str, Any]) -> None:
         assert uid not in {"", "0", "root"}, f"{name} runs as {user!r}"
 
 
+_SIZE = re.compile(r"^(\d+)([kmg])$")
+
+
+def _bytes(size: str) -> int:
+    match = _SIZE.match(str(size).lower())
+    assert match, f"size {size!r}"
+    return int(match.group(1)) * 1024 ** " kmg".index(match.group(2))
+
+
+@pytest.mark.parametrize("name", (*LONG_RUNNING, "migrate"))
+def test_every_container_is_hardened(resolved: dict[str, Any], name: str) -> None:
+    service = resolved[name]
+    # A read-only root file system, writable only on volumes and a small /tmp
+    assert service.get("read_only") is True, name
+    assert any(t.split(":", 1)[0] == "/tmp" for t in service.get("tmpfs") or []), name
+    # no capabilities and no privilege gain
+    assert service.get("cap_drop") == ["ALL"], name
+    assert "no-new-privileges:true" in (service.get("security_opt") or []), name
+    # and a memory limit
+    assert 64 * 2**20 <= _bytes(service["mem_limit"]) <= 4 * 2**30, name
+
+
+def test_compose_keeps_the_hardening_when_it_loads_the_file() -> None:
+    model = json.loads(run_compose_config(TEST_ENV).stdout)
+    for name, service in model["services"].items():
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert int(service["mem_limit"]) > 0, name
+
+
 def test_flower_basic_auth_comes_from_a_required_variable(services: dict[str, Any]) -> None:
     flower = services["flower"]
     auth = environment_of(flower)["FLOWER_BASIC_AUTH"]
