@@ -336,3 +336,37 @@ def test_metrics_listen_on_loopback_by_default(start: Start, free_port: int) -> 
         ]
 
     assert wait_for(listening, 10, what="the metrics endpoint") == ["127.0.0.1"]
+
+
+def test_an_inbox_writer_cannot_plant_links_or_make_workers_fetch(
+    start: Start, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    stack = start(allow_private_addresses="true")
+    httpserver.expect_request("/internal").respond_with_data("<html><p>internal</p></html>")
+    # Given a record asking, as a feed entry would, for its page to be fetched, with a script link
+    record = {
+        "title": "Dropped record",
+        "body": "A paragraph the record carries itself, long enough to be an article.",
+        "url": "javascript:alert(document.cookie)",
+        "link": httpserver.url_for("/internal"),
+        "fetch_full_text": True,
+    }
+    _drop(stack, "record.json", json.dumps(record).encode())
+    # and a hard link to a file the writer could not otherwise hand over
+    private = tmp_path / "private.txt"
+    private.write_text("Private\n\nThe operator's own notes.")
+    os.link(private, stack.inbox / "linked.txt")
+
+    job = wait_for(lambda: stack.finished("record.json"), DEADLINE_S, what="the record")
+    linked = wait_for(lambda: stack.finished("linked.txt"), DEADLINE_S, what="the hard link")
+
+    # Then nothing was fetched and the script link was not kept
+    assert job.state == "done" and httpserver.log == []
+    with stack.db.session() as session:
+        article = session.get(models.Article, job.article_id)
+        assert article is not None and article.url is None
+        assert "carries itself" in article.body
+    # and the hard link was refused, its inbox name deleted, the file itself untouched
+    assert linked.state == "failed" and "hard-linked" in (linked.error or "")
+    assert private.stat().st_nlink == 1 and private.read_text().startswith("Private")
+    assert not (stack.failed / "linked.txt").exists()
