@@ -298,7 +298,7 @@ def test_markup_and_control_characters_render_literally_in_every_table(
     assert "Evil [/x] feed" in outputs["status"] and "empty [red]oops.txt" in outputs["status"]
     assert "Evil [/x] feed" in outputs["feeds list"]
     assert "[/x] [bold]Entry" in outputs["docs list"] and escaped_name in outputs["docs list"]
-    assert "[/x] [bold]Entry" in outputs["docs show"]
+    assert json.loads(outputs["docs show"])["title"] == "[/x] [bold]Entry"
     assert escaped_name in outputs["jobs list"] and "empty [red]oops.txt" in outputs["jobs list"]
     # and the service's own log shows the name on one line, escaped
     log = stack.process.output()
