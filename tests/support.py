@@ -11,8 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -250,3 +252,73 @@ def quadratic_bomb(repeats: int = 10_000) -> bytes:
         f'<rss version="2.0"><channel><title>t</title><item><title>x</title>'
         f"<description>{refs}</description></item></channel></rss>"
     ).encode()
+
+
+def gzip_of_zeros(size: int) -> bytes:
+    """gzip of ``size`` zero bytes, compressed as a stream (never held whole)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(2**20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, packer.flush()])
+
+
+class TrickleServer:
+    """A raw HTTP server on 127.0.0.1 sending a status line, then one header line every
+    ``every`` seconds, never ending the headers. It notes how long each client stayed.
+    """
+
+    def __init__(self, every: float = 1.5) -> None:
+        self.every = every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stays: list[float] = []
+        """Seconds from accepting each connection to the client hanging up."""
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/feed.rss"
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        accepted = time.monotonic()
+        with connection:
+            connection.recv(65536)  # the request
+            connection.settimeout(self.every)
+            line = 0
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self._stop.is_set():
+                    try:
+                        if not connection.recv(65536):
+                            break  # the client hung up
+                    except TimeoutError:
+                        line += 1
+                        connection.sendall(f"X-Trickle-{line}: still coming\r\n".encode())
+            except OSError:
+                pass
+        self.stays.append(time.monotonic() - accepted)
+
+
+def ebcdic_bomb(repeats: int = 10_000) -> bytes:
+    """The quadratic bomb in EBCDIC (cp037), which feedparser decodes by itself.
+
+    A 10 KB entity referenced ``repeats`` times: 100 MB once expanded. expat
+    stops amplification past 100 times the input, so a 1 MB comment pads the
+    input to let all of it through (1.06 MB in all).
+    """
+    text = quadratic_bomb(repeats).decode()
+    text = text.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="cp037"?>')
+    text = text.replace("<title>x</title>", "<title>x</title><!--" + " " * 1_000_000 + "-->")
+    return text.encode("cp037")

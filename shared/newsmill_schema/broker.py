@@ -120,4 +120,4 @@ def _ensure_broker_dirs(settings: Settings) -> None:
         return
     options = _transport_options(settings)
     for key in ("data_folder_in", "control_folder"):
-        Path(options[key]).mkdir(parents=True, exist_ok=True)
+        Path(options[key]).mkdir(mode=0o700, parents=True, exist_ok=True)

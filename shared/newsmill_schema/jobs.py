@@ -87,9 +87,12 @@ def new_file_job(
 
 
 def new_feed_entry_job(
-    session: Session, *, feed_id: int, source_uri: str, name: str, blob_sha256: str
+    session: Session, *, feed_id: int, source_uri: str, name: str, blob_sha256: str | None
 ) -> models.Job:
-    """A ``queued`` job for a new or changed feed entry (its id comes with the next flush)."""
+    """A ``queued`` job for a new or changed feed entry (its id comes with the next flush).
+
+    An entry refused at intake has no bytes to store: the caller fails the job at once.
+    """
     job = models.Job(
         state=JobState.QUEUED,
         source_kind="feed",

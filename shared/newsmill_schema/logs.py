@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
+from newsmill_schema.display import printable
 from newsmill_schema.messages import PROCESS_DOCUMENT
 from newsmill_schema.settings import Settings
 
@@ -88,7 +90,12 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger [job N] message``."""
+    """``time level logger [job N] message``, one line per record.
+
+    Messages carry file names and reasons from documents: their control
+    characters are escaped, so a name cannot forge a line or paint the
+    terminal. A traceback keeps its own line breaks.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s %(job)s%(message)s", "%H:%M:%S")
@@ -97,6 +104,15 @@ class TextFormatter(logging.Formatter):
         job_id = getattr(record, "job_id", None)
         record.job = f"[job {job_id}] " if job_id is not None else ""
         return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return printable(super().formatException(ei), keep_newlines=True)
+
+    def formatStack(self, stack_info: str) -> str:
+        return printable(super().formatStack(stack_info), keep_newlines=True)
 
 
 def use_json(settings: Settings, stream: object = None) -> bool:

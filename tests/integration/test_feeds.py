@@ -23,9 +23,10 @@ from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema import models
 from newsmill_schema.db import Database
+from newsmill_schema.messages import FULL_TEXT_FIELD
 from newsmill_schema.settings import Settings
 from newsmill_worker.processor import Processor
-from tests.support import Process, article_count, quadratic_bomb, wait_for
+from tests.support import Process, article_count, quadratic_bomb, queue_document, wait_for
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 GUARDIAN = (FEEDS / "guardian.rss").read_bytes()
@@ -153,6 +154,40 @@ def test_guardian_yields_55_queued_jobs_then_304_enqueues_nothing(
     assert _feed(stack.db, url).entries_seen == 55
 
 
+def test_an_entry_larger_than_a_document_may_be_fails_alone(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    settings = _settings(tmp_path / "data", database_url, max_document_bytes=4000)
+    db = Database(database_url)
+    db.upgrade()
+    publisher = Publisher(settings, db)
+    poller = FeedPoller(settings, db, publisher)
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>Entry {i}</title><description>{'word ' * n}</description>"
+        "</item>"
+        for i, n in enumerate([50, 2000, 50])
+    )
+    feed_server.body = (
+        f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+    )
+    url = feed_server.url()
+    add_feed(db, FeedSpec(url), 900)
+    try:
+        [report] = poller.poll_now(url)
+    finally:
+        poller.close()
+        publisher.close()
+
+    assert (report.kind, report.new_entries) == ("ok", 3)
+    with db.session() as session:
+        jobs = session.execute(select(models.Job).order_by(models.Job.id)).scalars().all()
+        assert [j.state for j in jobs] == ["queued", "failed", "queued"]
+        assert jobs[1].blob_sha256 is None and jobs[1].enqueued_at is None
+        assert (jobs[1].error or "").startswith("feed entry too large: ")
+        assert (jobs[1].error or "").endswith(" bytes > limit 4000")
+    db.dispose()
+
+
 def test_failures_back_off_exponentially_and_recovery_resets(
     stack: Stack, feed_server: FeedServer
 ) -> None:
@@ -277,6 +312,28 @@ def test_full_text_fetches_the_page_and_falls_back_to_the_feed(
         rows = {a.title: a for a in session.scalars(select(models.Article))}
     assert "Part 7" in rows["Story 1"].body and rows["Story 1"].word_count > 300
     assert rows["Story 2"].body == "Only a short teaser for story 2."
+
+
+def test_a_dropped_file_asking_for_full_text_is_not_fetched(
+    stack: Stack, httpserver: HTTPServer
+) -> None:
+    # Given a JSON file from the inbox (not a feed entry) flagged as a feed entry would be
+    page = httpserver.url_for("/internal-page")
+    httpserver.expect_request("/internal-page").respond_with_data("<html>secret</html>")
+    record = {
+        "title": "Dropped",
+        "content": "A paragraph that the dropped file carries itself, long enough to keep.",
+        "link": page,
+        FULL_TEXT_FIELD: True,
+    }
+    job_id = queue_document(stack.db, "dropped.json", json.dumps(record))
+
+    # When a worker processes it, Then nothing is fetched and its own text is the article
+    assert Processor(stack.settings, stack.db).process(job_id) == "done"
+    assert httpserver.log == []
+    with stack.db.session() as session:
+        article = session.execute(select(models.Article)).scalar_one()
+        assert "carries itself" in article.body and article.url == page
 
 
 def test_fetcher_caps_redirects_sizes_and_refuses_private_addresses(httpserver: HTTPServer) -> None:

@@ -66,12 +66,36 @@ def hostile_corpus(rng: random.Random) -> dict[str, tuple[bytes, str]]:
         ("with space {}.txt", 20, lambda i: b"\x00\x01\x02" * 100, "binary"),
         ("ünïcødé-{}.txt", 20, lambda i: b"", "empty"),
         ("new\nline-{}.txt", 20, lambda i: b"", "empty"),
+        ("ansi-\x1b[31m-{}\x1b[0m.txt", 10, lambda i: b"", "empty"),
+        ("markup [bold]{}[red].txt", 10, lambda i: b"", "empty"),
+        # Names too long to carry a claim token (222 to 255 bytes), with good text inside
+        (
+            "{}" + "l" * 218 + ".txt",
+            10,
+            lambda i: b"Long\n\nA good text under a long name.",
+            "too long",
+        ),
+        (
+            "{}" + "m" * 245 + ".txt",
+            5,
+            lambda i: b"Long\n\nA good text under a long name.",
+            "too long",
+        ),
     ]
     files: dict[str, tuple[bytes, str]] = {}
     for pattern, count, make, reason in makers:
         for i in range(count):
             files[pattern.format(i)] = (make(i), reason)
     return files
+
+
+def _reports(failed_dir: Path) -> dict[str, dict]:
+    """Every report in the failed folder, by the name of the file it is about."""
+    reports = {}
+    for path in failed_dir.glob("*.error.json"):
+        report = json.loads(path.read_text())  # written whole, then renamed into place
+        reports[report["file"]] = report
+    return reports
 
 
 def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
@@ -90,6 +114,9 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
     rng = random.Random(8)
     hostile = hostile_corpus(rng)
     good = corpus(100, seed=81)
+    # Some good documents arrive under names with markup, ANSI escapes and a newline
+    for i, doc in enumerate(good[:10]):
+        good[i] = Document(f"[bold]good \x1b[31m{i}\nname[red].txt", doc.title, doc.data)
     outside = tmp_path / "outside-secret.txt"
     outside.write_text("Secret\n\nnot for the inbox")
 
@@ -103,10 +130,12 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
             handle.truncate(100 * 2**20)
         for i in range(20):
             (staging / f"link-{i}.txt").symlink_to(outside)
+            os.link(outside, staging / f"hard-{i}.txt")
         expected = {
             **{n: r for n, (_, r) in hostile.items()},
             "huge.txt": "too large",
             **{f"link-{i}.txt": "symbolic link" for i in range(20)},
+            **{f"hard-{i}.txt": "hard-linked" for i in range(20)},
         }
         drop(stack.inbox, good)
         for name in expected:
@@ -114,20 +143,18 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
 
         wait_settled(db, set(expected) | {d.name for d in good}, timeout=300, stack=stack)
 
-    # Then every bad file failed for its own reason, with an .error.json beside it
+    # Then every bad file failed for its own reason, with an .error.json in the failed folder
     assert len(expected) >= 500
     failed_dir = stack.data / "failed"
-    wait_for(
-        lambda: all((failed_dir / f"{name}.error.json").exists() for name in expected),
+    reports = wait_for(
+        lambda: (found := _reports(failed_dir)).keys() >= expected.keys() and found,
         60,
         what="the failed folder's reports",
     )
     wrong = {}
     for name, word in expected.items():
-        report_path = failed_dir / f"{name}.error.json"
-        report = json.loads(report_path.read_text()) if report_path.exists() else {}
-        if word.lower() not in (report.get("reason") or "").lower():
-            wrong[name] = report.get("reason")
+        if word.lower() not in (reports[name].get("reason") or "").lower():
+            wrong[name] = reports[name].get("reason")
     assert not wrong, f"{len(wrong)} files without the expected reason: {list(wrong.items())[:8]}"
     # and every good one is stored, once
     assert_ledger(
@@ -137,6 +164,14 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
         failed=set(expected),
     )
     assert outside.read_text() == "Secret\n\nnot for the inbox"
+    assert outside.stat().st_nlink == 1, "a hard link to it was kept"
+    # and no link, symbolic or hard, was kept in a folder newsmill writes to
+    kept = [
+        p
+        for p in stack.data.rglob("*")
+        if p.is_symlink() or (p.is_file() and p.stat().st_nlink > 1)
+    ]
+    assert kept == []
     # and no process died or outgrew its memory limit
     assert stack.ingest.alive and stack.worker.alive
     peak_mb = max(memory.peak_mb("ingest"), memory.peak_mb("worker"))

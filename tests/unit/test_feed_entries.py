@@ -17,7 +17,7 @@ from newsmill_ingest.feed_entries import (
 )
 from newsmill_schema.messages import FULL_TEXT_FIELD
 from newsmill_worker.pipeline import Limits, Parsed, run
-from tests.support import quadratic_bomb
+from tests.support import ebcdic_bomb, quadratic_bomb
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 
@@ -117,6 +117,30 @@ def test_quadratic_entity_bomb_is_refused_before_parsing() -> None:
         parse_feed(bomb.decode().encode("utf-16"), "https://example.com/feed")
 
 
+@pytest.mark.parametrize("content_type", ["", "application/rss+xml", "text/xml; charset=cp037"])
+def test_an_entity_bomb_in_ebcdic_is_refused(content_type: str) -> None:
+    # feedparser reads EBCDIC itself: the bytes hold no "<!ENTITY" a byte search could find
+    bomb = ebcdic_bomb()
+    assert b"<!ENTITY" not in bomb.upper()
+    with pytest.raises(FeedError, match="ENTITY"):
+        parse_feed(bomb, "https://example.com/feed", content_type)
+
+
+def test_an_entry_larger_than_a_document_may_be_is_refused_alone() -> None:
+    items = "".join(
+        f"<item><guid>{i}</guid><title>T{i}</title><description>{'x' * size}</description></item>"
+        for i, size in enumerate([100, 5000, 100])
+    )
+    body = f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+    feed = parse_feed(body, "https://example.com/feed", "application/rss+xml", max_entry_bytes=2000)
+
+    assert [e.problem is None for e in feed.entries] == [True, False, True]
+    refused = feed.entries[1]
+    assert refused.problem and refused.problem.startswith("feed entry too large: ")
+    assert refused.problem.endswith("bytes > limit 2000") and refused.raw == b""
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -137,3 +161,13 @@ def test_an_empty_but_valid_feed_is_not_an_error() -> None:
         "application/rss+xml",
     )
     assert feed.entries == [] and feed.title == "Quiet" and feed.ttl_s == 1800
+
+
+def test_an_entry_link_that_is_not_http_is_not_kept() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>F</title><item><guid isPermaLink="false">g1</guid>'
+        b"<title>T</title><link>javascript:alert(1)</link><description>Body.</description>"
+        b"</item></channel></rss>"
+    )
+    [entry] = parse_feed(body, "https://example.com/feed", "application/rss+xml").entries
+    assert "link" not in entry.record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 
 import pytest
 
@@ -107,3 +108,33 @@ def test_json_formatter_reports_exceptions() -> None:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     payload = json.loads(JsonFormatter().format(record))
     assert "ValueError: boom" in payload["exc"]
+
+
+def test_a_hostile_name_cannot_forge_a_text_line_or_paint_the_terminal() -> None:
+    record = logging.LogRecord(
+        "newsmill.test",
+        logging.WARNING,
+        __file__,
+        1,
+        "rejected %s: %s",
+        ("x.txt\n12:00:00 INFO    forged line \x1b[31mred\u202eexe.txt", "empty"),
+        None,
+    )
+
+    line = TextFormatter().format(record)
+
+    assert "\n" not in line and "\x1b" not in line and "\u202e" not in line
+    assert "x.txt\\n12:00:00 INFO    forged line \\x1b[31mred\\u202eexe.txt: empty" in line
+
+
+def test_a_traceback_keeps_its_lines_but_not_its_escapes() -> None:
+    try:
+        raise ValueError("bad \x1b[2J name")
+    except ValueError:
+        record = logging.LogRecord(
+            "newsmill.test", logging.ERROR, __file__, 1, "failed", None, sys.exc_info()
+        )
+
+    text = TextFormatter().format(record)
+
+    assert text.count("\n") >= 3 and "\x1b" not in text and "bad \\x1b[2J name" in text

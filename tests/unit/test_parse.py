@@ -157,6 +157,31 @@ def test_json_object_with_schema_org_names() -> None:
     assert article.ref is None and article.raw is None
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(document.cookie)", " JavaScript:alert(1)", "data:text/html,x",
+     "file:///etc/passwd", "mailto:desk@example.com"],
+)  # fmt: skip
+def test_only_http_urls_are_kept_as_the_article_url(url: str) -> None:
+    as_json = _article(json.dumps({"title": "T", "body": PARAGRAPH, "url": url}), "a.json")
+    rss = (
+        '<rss version="2.0"><channel><title>F</title><item><title>T</title>'
+        f"<link>{url.strip()}</link><description>{PARAGRAPH}</description></item></channel></rss>"
+    )
+    html = (
+        f'<html><head><title>T</title><link rel="canonical" href="{url.strip()}"></head>'
+        f"<body><article><h1>T</h1><p>{PARAGRAPH}</p><p>{PARAGRAPH}</p></article></body></html>"
+    )
+    assert as_json.url is None
+    assert _article(rss, "f.rss").url is None
+    assert _article(html, "p.html").url is None
+
+
+@pytest.mark.parametrize("url", ["//no-scheme.example/a", "http:///no-host", "https://"])
+def test_a_url_without_scheme_or_host_is_not_kept(url: str) -> None:
+    assert _article(json.dumps({"title": "T", "body": PARAGRAPH, "url": url}), "a.json").url is None
+
+
 def test_json_html_body_goes_through_the_html_path() -> None:
     record = {
         "title": "T",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.highlighter import JSONHighlighter
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
@@ -21,8 +23,11 @@ from newsmill_ingest.cli_common import (
     console,
     database_problem,
     err,
+    problem,
+    shown,
 )
 from newsmill_ingest.feeds_cli import feeds_app
+from newsmill_schema.display import printable_json
 from newsmill_schema.settings import load_settings
 
 app = typer.Typer(
@@ -45,7 +50,11 @@ def up(data_dir: DataDir = None) -> None:
     from newsmill_ingest.embedded import run_embedded
 
     settings = command_settings(data_dir)
-    err.print(f"newsmill up: drop files into [bold]{settings.inbox_dir}[/] (Ctrl-C stops)")
+    err.print(
+        Text.assemble(
+            "newsmill up: drop files into ", shown(settings.inbox_dir, "bold"), " (Ctrl-C stops)"
+        )
+    )
     raise typer.Exit(run_embedded(settings))
 
 
@@ -80,6 +89,15 @@ def worker(
     from newsmill_worker.worker import start_worker
 
     raise typer.Exit(start_worker(configure(settings), settings, list(ctx.args)))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def flower(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """Start Flower (its options follow, e.g. --port=5555) with /metrics behind its auth too."""
+    from newsmill_worker.celery_app import configure
+    from newsmill_worker.flower import start_flower
+
+    raise typer.Exit(start_flower(configure(command_settings(data_dir)), list(ctx.args)))
 
 
 @app.command()
@@ -164,9 +182,9 @@ def export(
                 on_batch=lambda n: progress.advance(task, n),
             )
     except exporting.ExportError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(problem("error", exc))
         raise typer.Exit(2) from None
-    err.print(f"exported {written} article(s)" + (f" to {output}" if output else ""))
+    err.print(shown(f"exported {written} article(s)" + (f" to {output}" if output else "")))
 
 
 @app.command()
@@ -180,8 +198,8 @@ def health(
     settings = command_settings(data_dir)
     db = command_database(settings, migrate_sqlite=False)
     problems = check_health(settings, db, require_workers=workers)
-    for problem in problems:
-        err.print(f"[red]unhealthy:[/] {problem}")
+    for reason in problems:
+        err.print(problem("unhealthy", reason))
     if problems:
         raise typer.Exit(1)
     err.print("healthy")
@@ -225,7 +243,7 @@ def reprocess(
     finally:
         publisher.close()
     for job_id, reason in result.refused.items():
-        err.print(f"job {job_id}: not reprocessed: {reason}")
+        err.print(shown(f"job {job_id}: not reprocessed: {reason}"))
     err.print(f"requeued {len(result.queued)} job(s)")
     if result.refused:
         raise typer.Exit(1)
@@ -258,11 +276,11 @@ def jobs_list(
     for row in rows:
         table.add_row(
             str(row.id),
-            row.state,
-            row.source_uri,
+            shown(row.state),
+            shown(row.source_uri),
             str(row.article_id or ""),
             str(row.attempts),
-            row.error or "",
+            shown(row.error),
         )
     console.print(table)
 
@@ -288,11 +306,11 @@ def docs_list(
     for row in rows:
         table.add_row(
             str(row.id),
-            row.title,
+            shown(row.title),
             str(row.word_count),
-            row.language or "",
+            shown(row.language),
             str(row.duplicate_of or ""),
-            row.source.uri,
+            shown(row.source.uri),
         )
     console.print(table)
 
@@ -310,7 +328,7 @@ def docs_search(
     try:
         hits = search(command_database(command_settings(data_dir)), query, limit)
     except SearchError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(problem("error", exc))
         raise typer.Exit(2) from None
     if as_json:
         for hit in hits:
@@ -318,7 +336,7 @@ def docs_search(
         return
     table = Table("id", "title", "snippet")
     for hit in hits:
-        table.add_row(str(hit.id), Text(hit.title), Text(hit.snippet))
+        table.add_row(str(hit.id), shown(hit.title), shown(hit.snippet))
     console.print(table)
     err.print(f"{len(hits)} match(es)")
 
@@ -332,13 +350,21 @@ def docs_show(article_id: int, data_dir: DataDir = None) -> None:
     if row is None:
         err.print(f"no article {article_id}")
         raise typer.Exit(1)
-    console.print_json(row.model_dump_json())
+    # Not print_json: it parses and re-dumps, and JSON leaves C1 controls and bidi marks raw.
+    text = printable_json(json.dumps(row.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    console.print(JSONHighlighter()(text), soft_wrap=True)
+
+
+PRIVATE_UMASK = 0o077
+"""Folders newsmill creates are 0700 and files 0600: documents, the embedded database and
+exports may be confidential, and the folders hold names anyone could otherwise list."""
 
 
 def main() -> None:
     """The ``newsmill`` script; database trouble is one clear line, not a traceback."""
+    os.umask(PRIVATE_UMASK)  # inherited by the worker processes `up` and `worker` start
     try:
         app()
     except DBAPIError as exc:
-        err.print(f"[red]database error:[/] {database_problem(exc)}", soft_wrap=True)
+        err.print(problem("database error", database_problem(exc)), soft_wrap=True)
         raise SystemExit(1) from None

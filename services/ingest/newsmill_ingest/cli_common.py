@@ -1,4 +1,10 @@
-"""What every ``newsmill`` command shares: the consoles, common options, settings and database."""
+"""What every ``newsmill`` command shares: the consoles, common options, settings and database.
+
+Every string that came from a document, a feed or a server (names, titles,
+URLs, reasons) is printed through :func:`shown`: as ``rich.text.Text`` it is
+never read as markup (``[/x]`` in a title would crash rich), and its control
+characters are shown as escapes, not sent to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from newsmill_schema.db import Database
+from newsmill_schema.display import printable
 from newsmill_schema.logs import setup_logging
 from newsmill_schema.settings import Settings, load_settings
 
@@ -24,6 +32,16 @@ DataDir = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def shown(value: object, style: str = "") -> Text:
+    """Untrusted text for a table cell or a message: literal, control characters escaped."""
+    return Text(printable("" if value is None else str(value)), style=style)
+
+
+def problem(label: str, detail: object) -> Text:
+    """``label: detail`` with the label in red, the detail shown literally."""
+    return Text.assemble((f"{label}:", "red"), " ", shown(detail))
 
 
 def command_settings(data_dir: Path | None) -> Settings:

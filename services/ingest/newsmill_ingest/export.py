@@ -120,8 +120,26 @@ class JsonLinesWriter:
         self.out.flush()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'`` so it shows as text.
+
+    Titles and bodies come from documents: ``=HYPERLINK(...)`` in a title must
+    not become a live formula in whoever opens the export (OWASP's advice for
+    CSV injection). Other values are left as they are.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class CsvWriter:
-    """A header row, then one row per article; author and credit lists as JSON arrays."""
+    """A header row, then one row per article; author and credit lists as JSON arrays.
+
+    Text cells that a spreadsheet would take for a formula start with ``'``.
+    """
 
     def __init__(self, out: IO[str]) -> None:
         self.writer = csv.DictWriter(out, fieldnames=FIELDS)
@@ -133,7 +151,7 @@ class CsvWriter:
             flat = _jsonable(row)
             for key in _LISTS:
                 flat[key] = json.dumps(flat[key] or [], ensure_ascii=False)
-            self.writer.writerow(flat)
+            self.writer.writerow({key: spreadsheet_safe(value) for key, value in flat.items()})
 
     def close(self) -> None:
         self.out.flush()

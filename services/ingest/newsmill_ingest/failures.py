@@ -7,13 +7,13 @@ database; the ingest service, which owns the data folders, writes the files.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsmill_ingest.intake import free_name, write_error_report
+from newsmill_ingest import folders
+from newsmill_ingest.intake import error_report
 from newsmill_schema import models
 from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
@@ -40,9 +40,12 @@ def report_failures(db: Database, settings: Settings, limit: int = BATCH) -> int
             .all()
         )
         for job in jobs:
-            target = free_name(failed_dir, _file_name(job), f"job{job.id}")
-            _place_original(session, job, target)
-            write_error_report(target, job)
+            target, tag = failed_dir / _file_name(job), f"job{job.id}"
+            placed = _place_original(session, job, target, tag)
+            if placed is None:
+                folders.new_report(target, tag, error_report(job))
+            else:
+                folders.write_report(folders.report_path(placed), error_report(job))
             job.failure_reported = True
             log.info("failed: %s (%s)", job.name, job.error, extra={"job_id": job.id})
         return len(jobs)
@@ -53,11 +56,13 @@ def _file_name(job: models.Job) -> str:
     return job.name.replace("/", "_").replace("#", "_") or f"job{job.id}"
 
 
-def _place_original(session: Session, job: models.Job, target: Path) -> None:
-    if job.archive_path and Path(job.archive_path).is_file():
-        os.replace(job.archive_path, target)
+def _place_original(session: Session, job: models.Job, target: Path, tag: str) -> Path | None:
+    """Move the archived original, or write the stored bytes, to a new name like ``target``."""
+    archived = Path(job.archive_path) if job.archive_path else None
+    if archived is not None and folders.regular_file(archived):
         job.archive_path = None
-        return
+        return folders.move_new(archived, target, tag)
     blob = session.get(models.Blob, job.blob_sha256) if job.blob_sha256 else None
-    if blob:
-        target.write_bytes(blob.data)
+    if blob is None:
+        return None
+    return folders.write_new(target, tag, blob.data)

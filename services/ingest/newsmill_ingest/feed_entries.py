@@ -1,9 +1,11 @@
 """Feed bytes to entries: what an entry is, and the record it is stored as.
 
 feedparser reads the bytes (never a URL: its own fetcher has no limits) after
-entity declarations are refused. Each entry gets a stable identity (GUID, else
-link, else title and content) and a content hash; it is stored as the JSON
-record the worker's JSON path reads, its HTML sanitised again.
+entity declarations are refused, looked for in the text feedparser will read
+(it decodes EBCDIC, UTF-16 and the rest itself). Each entry gets a stable
+identity (GUID, else link, else title and content) and a content hash; it is
+stored as the JSON record the worker's JSON path reads, its HTML sanitised
+again, and refused when that record is larger than a document may be.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Any
 
 import feedparser
 import nh3
+from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from newsmill_ingest.feed_schedule import ttl_seconds
+from newsmill_schema.links import web_url
 from newsmill_schema.messages import FULL_TEXT_FIELD
 
 ERROR_LENGTH = 500
@@ -71,7 +75,7 @@ def entry_record(
     record: dict[str, Any] = {
         "id": entry.get("id"),
         "title": _plain(str(entry.get("title") or "")),
-        "link": entry.get("link"),
+        "link": web_url(entry.get("link")),
         "author": _authors(entry),
         "published": _iso(_date_of(entry)),
         "content": content or summary,
@@ -128,15 +132,22 @@ def _iso(parsed: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Entry:
-    """One entry of a parsed feed, ready to be recorded."""
+    """One entry of a parsed feed, ready to be recorded (or refused, with ``problem`` saying why)."""
 
     identity: str
     content_hash: str
     record: dict[str, Any]
+    raw: bytes
+    """The record as stored: JSON, UTF-8."""
+    problem: str | None = None
 
-    @property
-    def raw(self) -> bytes:
-        return json.dumps(self.record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    @classmethod
+    def of(cls, identity: str, record: dict[str, Any], max_bytes: int) -> Entry:
+        raw = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        if len(raw) <= max_bytes:
+            return cls(identity, record_hash(record), record, raw)
+        problem = f"feed entry too large: {len(raw)} bytes > limit {max_bytes}"
+        return cls(identity, record_hash(record), {}, b"", problem)
 
 
 @dataclass(frozen=True)
@@ -148,21 +159,27 @@ class ParsedFeed:
     """Set when feedparser flagged the feed (bozo) but its entries were usable."""
 
 
-def refuse_entities(body: bytes) -> None:
-    """Refuse XML declaring entities: a 100 KB feed can expand to hundreds of MB."""
-    # UTF-16/32 put NULs between the letters; removing them finds the declaration anyway.
-    if _ENTITY_DECL.search(body) or (
-        b"\0" in body and _ENTITY_DECL.search(body.replace(b"\0", b""))
+def refuse_entities(body: bytes, headers: Mapping[str, str]) -> None:
+    """Refuse XML declaring entities: a 100 KB feed can expand to hundreds of MB.
+
+    Looked for in the text feedparser will parse, decoded by feedparser's own
+    rules from these bytes and headers: raw bytes hide the declaration from a
+    byte search when the feed says it is EBCDIC (cp037) or UTF-16.
+    """
+    text = convert_to_utf8(dict(headers), body, feedparser.FeedParserDict())
+    # UTF-16 that no header or mark announces is read as UTF-8, NULs between the letters.
+    if _ENTITY_DECL.search(text) or (
+        b"\0" in text and _ENTITY_DECL.search(text.replace(b"\0", b""))
     ):
         raise FeedError("XML entity declarations (<!ENTITY) are refused: possible expansion bomb")
 
 
 def feedparser_result(body: bytes, url: str, content_type: str = "") -> Any:
     """feedparser's view of feed bytes, entity declarations refused first."""
-    refuse_entities(body)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    refuse_entities(body, headers)
     return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
 
 
@@ -172,6 +189,7 @@ def parse_feed(
     content_type: str = "",
     full_text: bool = False,
     max_entries: int = 10_000,
+    max_entry_bytes: int = 20 * 1024 * 1024,
 ) -> ParsedFeed:
     """Parse feed bytes (never a URL: feedparser's own fetcher has no limits) into entries."""
     parsed = feedparser_result(body, url, content_type)
@@ -185,9 +203,10 @@ def parse_feed(
     channel = parsed.feed
     entries: dict[str, Entry] = {}
     for item in parsed.entries[:max_entries]:
-        record = entry_record(item, channel, full_text)
         identity = entry_identity(item)
-        entries.setdefault(identity, Entry(identity, record_hash(record), record))
+        if identity not in entries:
+            record = entry_record(item, channel, full_text)
+            entries[identity] = Entry.of(identity, record, max_entry_bytes)
     return ParsedFeed(
         title=_plain(str(channel.get("title") or "")) or None,
         ttl_s=ttl_seconds(channel.get("ttl")),

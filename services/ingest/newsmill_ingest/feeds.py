@@ -38,7 +38,7 @@ from newsmill_ingest.publisher import Publisher
 from newsmill_schema import jobs, models
 from newsmill_schema.blobs import store_blob
 from newsmill_schema.db import Database
-from newsmill_schema.messages import ProcessDocument
+from newsmill_schema.messages import JobState, ProcessDocument
 from newsmill_schema.models import utcnow
 from newsmill_schema.settings import Settings
 
@@ -89,7 +89,13 @@ def conditional_headers(target: FeedTarget) -> dict[str, str]:
     return headers
 
 
-def interpret(response: Fetched, target: FeedTarget, now: datetime, max_entries: int) -> PollResult:
+def interpret(
+    response: Fetched,
+    target: FeedTarget,
+    now: datetime,
+    max_entries: int,
+    max_entry_bytes: int = 20 * 1024 * 1024,
+) -> PollResult:
     """Turn an HTTP response into a PollResult (no I/O)."""
     headers = response.headers
     cache = cache_seconds(headers, now)
@@ -123,6 +129,7 @@ def interpret(response: Fetched, target: FeedTarget, now: datetime, max_entries:
             headers.get("content-type", ""),
             target.full_text,
             max_entries,
+            max_entry_bytes,
         )
     except FeedError as exc:
         return PollResult("error", status=200, error=exc.reason)
@@ -136,11 +143,13 @@ def interpret(response: Fetched, target: FeedTarget, now: datetime, max_entries:
     )
 
 
-def fetch_and_parse(fetcher: Fetcher, target: FeedTarget, max_entries: int) -> PollResult:
+def fetch_and_parse(
+    fetcher: Fetcher, target: FeedTarget, max_entries: int, max_entry_bytes: int
+) -> PollResult:
     """Fetch a feed and interpret the response; every failure becomes an error result."""
     try:
         response = fetcher.get(target.url, conditional_headers(target))
-        return interpret(response, target, utcnow(), max_entries)
+        return interpret(response, target, utcnow(), max_entries, max_entry_bytes)
     except FetchError as exc:
         return PollResult("error", error=exc.reason[:ERROR_LENGTH])
     except Exception as exc:  # one odd feed must never stop the poller
@@ -257,7 +266,13 @@ class FeedPoller:
         return claimed
 
     def _fetch(self, target: FeedTarget) -> PollResult:
-        return fetch_and_parse(self.fetcher, target, self.settings.max_records_per_file)
+        # An entry's record is a document: no larger than any document may be.
+        return fetch_and_parse(
+            self.fetcher,
+            target,
+            self.settings.max_records_per_file,
+            self.settings.max_document_bytes,
+        )
 
     def _collect(self) -> list[PollReport]:
         reports = []
@@ -381,12 +396,14 @@ def _record_entries(
             # The worker finds this row by the job id and updates seen.article_id in place.
             seen.content_hash, seen.job_id, seen.updated_at = entry.content_hash, job.id, utcnow()
             changed += 1
-        messages.append(jobs.message(job))
+        if job.state == JobState.QUEUED:
+            messages.append(jobs.message(job))
     feed.entries_seen += new
     return new, changed, messages
 
 
 def _queue_job(session: Session, feed: models.Feed, entry: Entry) -> models.Job:
+    """A queued job holding the entry's record, or a failed one saying why it was refused."""
     link = entry.record.get("link")
     source_uri = (
         link
@@ -398,8 +415,10 @@ def _queue_job(session: Session, feed: models.Feed, entry: Entry) -> models.Job:
         feed_id=feed.id,
         source_uri=source_uri,
         name=f"feed{feed.id}-{entry.identity[:16]}.json",
-        blob_sha256=store_blob(session, entry.raw),
+        blob_sha256=store_blob(session, entry.raw) if entry.problem is None else None,
     )
+    if entry.problem is not None:
+        jobs.fail(job, entry.problem)
     session.flush()
     return job
 

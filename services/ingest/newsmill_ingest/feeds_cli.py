@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from newsmill_ingest.cli_common import DataDir, command_database, command_settings, console, err
+from newsmill_ingest.cli_common import (
+    DataDir,
+    command_database,
+    command_settings,
+    console,
+    err,
+    problem,
+    shown,
+)
 from newsmill_schema.models import utcnow
 
 feeds_app = typer.Typer(
@@ -41,10 +49,10 @@ def feeds_add(
             settings.feed_default_interval_s,
         )
     except ValueError as exc:
-        err.print(f"[red]not added:[/] {exc}")
+        err.print(problem("not added", exc))
         raise typer.Exit(2) from None
     verb = "added" if created else "updated"
-    err.print(f"{verb} feed {view.id}: {view.url} every {_duration(view.interval_s)}")
+    err.print(shown(f"{verb} feed {view.id}: {view.url} every {_duration(view.interval_s)}"))
 
 
 @feeds_app.command("list")
@@ -67,11 +75,11 @@ def feeds_list(
     for view in views:
         table.add_row(
             str(view.id),
-            view.title or view.url,
+            shown(view.title or view.url),
             _duration(view.interval_s),
             _ago(view.last_success_at, now),
             str(view.consecutive_errors),
-            view.last_error if view.consecutive_errors else "",
+            shown(view.last_error if view.consecutive_errors else ""),
             f"in {_duration((view.next_poll_at - now).total_seconds())}",
             str(view.entries_seen),
         )
@@ -84,9 +92,9 @@ def feeds_remove(url_or_id: str, data_dir: DataDir = None) -> None:
     from newsmill_ingest.feed_registry import remove_feed
 
     if not remove_feed(command_database(command_settings(data_dir)), url_or_id):
-        err.print(f"no feed {url_or_id}")
+        err.print(shown(f"no feed {url_or_id}"))
         raise typer.Exit(1)
-    err.print(f"removed feed {url_or_id}")
+    err.print(shown(f"removed feed {url_or_id}"))
 
 
 @feeds_app.command("poll")
@@ -108,13 +116,15 @@ def feeds_poll(
         poller.close()
         publisher.close()
     if url is not None and not reports:
-        err.print(f"no feed {url} (or another poller has it right now)")
+        err.print(shown(f"no feed {url} (or another poller has it right now)"))
         raise typer.Exit(1)
     for report in reports:
         outcome = report.error if report.kind == "error" else report.kind.replace("_", " ")
         err.print(
-            f"{report.url}: {outcome}; {report.new_entries} new, {report.changed_entries} changed;"
-            f" next poll in {_duration(report.next_poll_in_s)}"
+            shown(
+                f"{report.url}: {outcome}; {report.new_entries} new,"
+                f" {report.changed_entries} changed; next poll in {_duration(report.next_poll_in_s)}"
+            )
         )
     if any(r.kind == "error" for r in reports):
         raise typer.Exit(1)

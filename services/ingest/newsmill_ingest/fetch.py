@@ -9,9 +9,14 @@ every fetch is bounded and checked:
   loopback, private, link-local, cloud-metadata and other non-global
   addresses are refused unless ``allow_private_addresses`` is set;
 - redirects are followed by hand, at most ``feed_max_redirects`` of them;
-- connect and read timeouts, plus a deadline for the whole fetch, so a
-  server dripping one byte at a time cannot hold a poller;
-- the body is streamed and cut at ``feed_max_bytes`` after decompression;
+- connect and read timeouts, plus an absolute deadline for the whole fetch
+  (name lookup, connect, TLS, headers and body, redirects included): every
+  blocking socket call waits at most until the deadline, so a server dripping
+  one header line or one byte at a time cannot hold a poller past it;
+- the body is streamed raw and its ``Content-Encoding`` (gzip or deflate,
+  one layer only) undone here with ``feed_max_bytes`` as a running cap on
+  what the decompressor may produce, so a bomb of a few hundred bytes never
+  grows past the cap in memory;
 - a clear User-Agent, and no proxy or credentials taken from the environment.
 """
 
@@ -19,8 +24,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -41,6 +51,8 @@ METADATA_ADDRESSES = frozenset(
 
 ALLOWED_SCHEMES = ("http", "https")
 _REDIRECTS = (301, 302, 303, 307, 308)
+ACCEPT_ENCODING = "gzip, deflate"
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class FetchError(Exception):
@@ -142,12 +154,94 @@ def checked_addresses(host: str, port: int, allow_private: bool, resolve: Resolv
     return addresses
 
 
+_fetch = threading.local()
+"""The deadline (``time.monotonic()``) of the fetch running on this thread, if any."""
+
+
+def _time_left(kind: type[httpcore.TimeoutException]) -> float | None:
+    """Seconds until this thread's fetch deadline (None: no deadline); ``kind`` raised at it."""
+    deadline: float | None = getattr(_fetch, "deadline", None)
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise kind("the whole-fetch deadline has passed")
+    return left
+
+
+def _bounded(timeout: float | None, kind: type[httpcore.TimeoutException]) -> float | None:
+    """``timeout``, shortened so that a blocking call returns by the fetch's deadline."""
+    left = _time_left(kind)
+    if left is None:
+        return timeout
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the fetch's deadline.
+
+    The deadline is read per call from the calling thread, so a pooled
+    connection reused by another fetch obeys that fetch's deadline.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+def _resolve_in_time(resolve: Resolver, host: str, port: int) -> list[str]:
+    """``resolve``, given up at the fetch's deadline: the feed author runs the DNS server too.
+
+    The lookup goes on in its own thread until the system resolver's own
+    timeout ends it; nothing waits for it.
+    """
+    left = _time_left(httpcore.ConnectTimeout)
+    if left is None:
+        return resolve(host, port)
+    found: Future[list[str]] = Future()
+
+    def lookup() -> None:
+        try:
+            found.set_result(resolve(host, port))
+        except BaseException as exc:  # handed to the waiting fetch
+            found.set_exception(exc)
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    try:
+        return found.result(timeout=left)
+    except FutureTimeout:
+        raise httpcore.ConnectTimeout(f"no address for {host} before the deadline") from None
+
+
 class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses that passed ``checked_addresses``."""
+    """Connects only to addresses that passed ``checked_addresses``, by the fetch's deadline."""
 
     def __init__(self, allow_private: bool, resolve: Resolver) -> None:
         self.allow_private = allow_private
         self.resolve = resolve
+
+    def _resolve(self, host: str, port: int) -> list[str]:
+        return _resolve_in_time(self.resolve, host, port)
 
     def connect_tcp(
         self,
@@ -157,13 +251,16 @@ class _GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = checked_addresses(host, port, self.allow_private, self.resolve)
+        addresses = checked_addresses(host, port, self.allow_private, self._resolve)
         last: Exception | None = None
         for address in addresses:
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(address, port, bounded, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
+                continue
+            return _DeadlineStream(stream)
         assert last is not None
         raise last
 
@@ -197,35 +294,51 @@ class Fetcher:
                 write=policy.read_timeout_s,
                 pool=policy.connect_timeout_s,
             ),
-            headers={"User-Agent": policy.user_agent},
+            headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             follow_redirects=False,
             trust_env=False,
         )
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
-        """GET ``url``, following redirects by hand; any status is returned, never raised."""
+        """GET ``url``, following redirects by hand; any status is returned, never raised.
+
+        Everything, redirects included, ends by ``total_timeout_s`` after the call.
+        """
         started = time.monotonic()
         deadline = started + self.policy.total_timeout_s
-        for _hop in range(self.policy.max_redirects + 1):
-            check_scheme(url)
-            status, response_headers, body, location = self._once(url, headers or {}, deadline)
-            if location is None:
-                elapsed = time.monotonic() - started
-                return Fetched(url, status, response_headers, body, elapsed)
-            url = location
+        outer = getattr(_fetch, "deadline", None)
+        _fetch.deadline = deadline
+        try:
+            for _hop in range(self.policy.max_redirects + 1):
+                check_scheme(url)
+                status, response_headers, body, location = self._once(url, headers or {}, deadline)
+                if location is None:
+                    elapsed = time.monotonic() - started
+                    return Fetched(url, status, response_headers, body, elapsed)
+                url = location
+        finally:
+            _fetch.deadline = outer
         raise FetchError(f"more than {self.policy.max_redirects} redirects")
 
     def _once(
         self, url: str, headers: Mapping[str, str], deadline: float
     ) -> tuple[int, dict[str, str], bytes, str | None]:
+        # Waiting for a pooled connection counts against the deadline too.
+        pool = min(self.policy.connect_timeout_s, max(deadline - time.monotonic(), 0.001))
+        timeout = self.client.timeout
+        timeout = httpx.Timeout(
+            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=pool
+        )
         try:
-            with self.client.stream("GET", url, headers=dict(headers)) as response:
+            with self.client.stream("GET", url, headers=dict(headers), timeout=timeout) as response:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
                     return response.status_code, {}, b"", urljoin(url, location)
                 body = self._read(response, deadline)
                 return response.status_code, _lower(response.headers), body, None
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline:
+                raise FetchError(self._too_slow()) from None
             raise FetchError(f"timed out ({_kind(exc)}) fetching {url}") from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{_kind(exc)} fetching {url}: {exc}") from None
@@ -235,19 +348,77 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchError(f"response too large: {declared} bytes declared > limit {limit}")
+        decoder = BodyDecoder(response.headers.get("content-encoding", ""), limit)
         body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > limit:
-                raise FetchError(f"response too large: more than {limit} bytes")
+        # Raw bytes: httpx would decode every layer of Content-Encoding, unbounded, before
+        # a size check could see the result.
+        for chunk in response.iter_raw():
+            body += decoder.decode(chunk)
             if time.monotonic() > deadline:
-                raise FetchError(
-                    f"too slow: body not complete after {self.policy.total_timeout_s:g}s"
-                )
+                raise FetchError(self._too_slow())
+        body += decoder.flush()
         return bytes(body)
+
+    def _too_slow(self) -> str:
+        return f"too slow: no complete response after {self.policy.total_timeout_s:g}s"
 
     def close(self) -> None:
         self.client.close()
+
+
+class BodyDecoder:
+    """A body's Content-Encoding undone as it arrives, never producing more than ``limit`` bytes.
+
+    One layer of gzip or deflate, or none. Stacked encodings (``gzip, gzip``)
+    are refused: no feed needs them and each layer multiplies a bomb's
+    expansion (826 bytes of ``gzip, gzip`` make 848 MB).
+    """
+
+    def __init__(self, content_encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        codings = [c.strip().lower() for c in content_encoding.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if len(codings) > 1:
+            raise FetchError(
+                f"stacked Content-Encoding {content_encoding!r} refused (possible decompression bomb)"
+            )
+        self.coding = codings[0] if codings else None
+        if self.coding is not None and self.coding not in _WBITS:
+            raise FetchError(f"unsupported Content-Encoding {self.coding!r}")
+        self._inflater = zlib.decompressobj(_WBITS[self.coding]) if self.coding else None
+        self._started = False
+
+    def decode(self, chunk: bytes) -> bytes:
+        """The decoded bytes of the next raw chunk; FetchError past the limit."""
+        if self._inflater is None:
+            return self._counted(chunk)
+        if self._inflater.eof:
+            # Bytes after the end of the compressed stream: bounded like the body, then dropped.
+            self._counted(chunk)
+            return b""
+        try:
+            # At most one byte more than the room left: enough to know the limit is passed.
+            out = self._inflater.decompress(chunk, self.limit - self.size + 1)
+        except zlib.error as exc:
+            if self.coding == "deflate" and not self._started:
+                # Some servers send raw deflate without the zlib header it should have.
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._started = True
+                return self.decode(chunk)
+            raise FetchError(f"undecodable {self.coding} body: {exc}") from None
+        self._started = True
+        return self._counted(out)
+
+    def flush(self) -> bytes:
+        """What the decompressor still holds at the end of the body."""
+        return self._counted(self._inflater.flush()) if self._inflater is not None else b""
+
+    def _counted(self, out: bytes) -> bytes:
+        self.size += len(out)
+        if self.size > self.limit:
+            raise FetchError(f"response too large: more than {self.limit} bytes")
+        return out
 
 
 def _lower(headers: httpx.Headers) -> dict[str, str]:

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import stat
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsmill_ingest import folders
 from newsmill_schema import models
 from newsmill_schema.blobs import store_blobs
 from newsmill_schema.db import Database
@@ -41,6 +43,9 @@ BLOB_BATCH_BYTES = 8 * 1024 * 1024
 """Documents stored per multi-row insert: few round trips, bounded memory."""
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", "~", ".error.json")
 _TOKEN_SEPARATOR = "__"
+_TOKEN_CHARS = 32
+CLAIMED_NAME_MAX_BYTES = folders.NAME_MAX_BYTES - _TOKEN_CHARS - len(_TOKEN_SEPARATOR)
+"""Longest inbox name a claim (``<token>__<name>``) can carry; longer ones are refused."""
 
 
 def ignored(name: str) -> bool:
@@ -55,6 +60,14 @@ class Claim:
     token: str
     path: Path
     name: str
+    """The name in the inbox, as the file system gave it."""
+    problem: str | None = None
+    """Why the file is refused before it is read (a name too long to claim)."""
+
+    @property
+    def label(self) -> str:
+        """The name as recorded: bytes that are not UTF-8 shown as U+FFFD (the database takes text)."""
+        return os.fsencode(self.name).decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -88,19 +101,32 @@ class Intake:
 
     def make_folders(self) -> None:
         for folder in (self.inbox, self.work, self.archive, self.failed):
-            folder.mkdir(parents=True, exist_ok=True)
+            folders.make_folder(folder)
 
     def claim(self, path: Path) -> Claim | None:
-        """Move a file out of the inbox; None if it is gone or not ours to take."""
+        """Move a file out of the inbox; None if it is gone or not ours to take.
+
+        A name too long to carry the claim token is claimed under a shortened
+        one and refused; any other trouble with one file leaves it in the inbox
+        (the next rescan tries again) and never stops the others.
+        """
         if path.parent.resolve() != self.inbox.resolve() or ignored(path.name):
             return None
         token = uuid.uuid4().hex
-        target = self.work / f"{token}{_TOKEN_SEPARATOR}{path.name}"
+        size = len(os.fsencode(path.name))
+        problem = None
+        if size > CLAIMED_NAME_MAX_BYTES:
+            problem = f"file name too long: {size} bytes > limit {CLAIMED_NAME_MAX_BYTES}"
+        claimed = folders.fitted(path.name, CLAIMED_NAME_MAX_BYTES)
+        target = self.work / f"{token}{_TOKEN_SEPARATOR}{claimed}"
         try:
             os.rename(path, target)
         except FileNotFoundError:
             return None
-        return Claim(token=token, path=target, name=path.name)
+        except OSError as exc:
+            log.warning("cannot claim %s: %s", path.name, exc.strerror or exc)
+            return None
+        return Claim(token=token, path=target, name=path.name, problem=problem)
 
     def take(self, paths: list[Path]) -> list[Recorded]:
         """Claim, record and release inbox files, recording them in one transaction."""
@@ -114,17 +140,26 @@ class Intake:
         known = self._recorded({c.token for c in claims})
         fresh = [c for c in claims if c.token not in known]
         recorded = {**known, **self._record_new(fresh)}
+        claims = [c for c in claims if c.token in recorded]
         for claim in claims:
-            self._release(claim, recorded[claim.token])
+            try:
+                self._release(claim, recorded[claim.token])
+            except OSError as exc:
+                # Recorded already: the file waits in work/ and the next rescan releases it.
+                log.warning("cannot release %s: %s", claim.label, exc.strerror or exc)
         return [recorded[c.token] for c in claims]
 
-    def recover(self) -> list[Recorded]:
-        """Finish claims a crash interrupted: record or release every file left in work/."""
+    def recover(self, now: float | None = None) -> list[Recorded]:
+        """Record or release every file left in work/: claims a crash interrupted, and
+        files that were still being written when read, once unchanged for ``settle_seconds``.
+        """
+        now = time.time() if now is None else now
         claims = []
         for entry in sorted(self.work.iterdir()):
             token, sep, name = entry.name.partition(_TOKEN_SEPARATOR)
-            if sep and name:
-                claims.append(Claim(token=token, path=entry, name=name))
+            if not (sep and name) or now - entry.lstat().st_mtime < self.settings.settle_seconds:
+                continue
+            claims.append(Claim(token=token, path=entry, name=name))
         return self.record(claims)
 
     def _recorded(self, tokens: set[str]) -> dict[str, Recorded]:
@@ -145,7 +180,10 @@ class Intake:
         with self.db.session() as session:
             chunk: list[tuple[models.Job, bytes]] = []
             for claim in claims:
-                job, data = self._new_job(claim)
+                made = self._new_job(claim)
+                if made is None:
+                    continue
+                job, data = made
                 destination = self._destination(claim, job.state, planned)
                 job.archive_path = str(destination) if destination else None
                 jobs[claim.token] = job
@@ -160,12 +198,20 @@ class Intake:
             session.flush()
             return {token: _recorded(job) for token, job in jobs.items()}
 
-    def _new_job(self, claim: Claim) -> tuple[models.Job, bytes | None]:
-        problem, data = read_file(claim.path, self.settings.max_document_bytes)
+    def _new_job(self, claim: Claim) -> tuple[models.Job, bytes | None] | None:
+        """The job of a claim and its bytes; None while the file is still being written."""
+        content = FileContent(problem=claim.problem)
+        if claim.problem is None:
+            content = read_file(claim.path, self.settings.max_document_bytes)
+        if content.changing:
+            # Left claimed in work/: recovery takes it once it has settled.
+            log.info("%s changed while being read; taken once it settles", claim.label)
+            return None
+        problem, data = content.problem, content.data
         job = models.Job(
             source_kind="file",
-            source_uri=f"inbox/{claim.name}",
-            name=claim.name,
+            source_uri=f"inbox/{claim.label}",
+            name=claim.label,
             claim_token=claim.token,
         )
         if problem is None and data is not None:
@@ -184,29 +230,50 @@ class Intake:
             folder = self.archive
         else:
             return None
-        target = free_name(folder, claim.name, claim.token[:8])
-        if target in planned:
-            target = folder / f"{claim.token}{_TOKEN_SEPARATOR}{claim.name}"
+        target = folders.free_name(folder / claim.label, claim.token[:8], planned)
         planned.add(target)
         return target
 
     def _release(self, claim: Claim, recorded: Recorded) -> None:
         """Move a recorded claim to its planned place (archive or failed), or delete it."""
-        if not claim.path.exists() and not claim.path.is_symlink():
+        if not os.path.lexists(claim.path):
             return
         if recorded.destination is None:
             claim.path.unlink(missing_ok=True)
             return
-        os.replace(claim.path, recorded.destination)
-        if recorded.state != JobState.FAILED:
+        if recorded.state == JobState.FAILED:
+            self._release_failed(claim, recorded)
             return
+        placed = folders.move_new(claim.path, recorded.destination, claim.token[:8])
+        if placed != recorded.destination:  # something took the planned name meanwhile
+            with self.db.session() as session:
+                job = session.get(models.Job, recorded.job_id)
+                if job is not None:
+                    job.archive_path = str(placed)
+
+    def _release_failed(self, claim: Claim, recorded: Recorded) -> None:
+        """A refused file goes to the failed folder with its report; a link is only deleted.
+
+        A symbolic link, a hard link or anything but a regular file is never
+        kept: kept, it would sit in a folder newsmill writes to, pointing (or
+        giving access) wherever its author chose. Deleting removes only this
+        name. Its report says why it was refused.
+        """
+        assert recorded.destination is not None
         with self.db.session() as session:
             job = session.get(models.Job, recorded.job_id)
-            if job is not None:
-                write_error_report(recorded.destination, job)
-                job.archive_path = None
+            if job is None:
+                return
+            report = error_report(job)
+            if _kept_when_refused(claim.path):
+                placed = folders.move_new(claim.path, recorded.destination, claim.token[:8])
+                folders.write_report(folders.report_path(placed), report)
+            else:
+                claim.path.unlink()
+                folders.new_report(recorded.destination, claim.token[:8], report)
+            job.archive_path = None
         log.warning(
-            "rejected %s: %s", claim.name, recorded.error, extra={"job_id": recorded.job_id}
+            "rejected %s: %s", claim.label, recorded.error, extra={"job_id": recorded.job_id}
         )
 
 
@@ -228,46 +295,72 @@ def _recorded(job: models.Job) -> Recorded:
     )
 
 
-def read_file(path: Path, limit: int) -> tuple[str | None, bytes | None]:
-    """A file's bytes, or why they will not be taken (never following a symlink)."""
+@dataclass(frozen=True)
+class FileContent:
+    """What reading a file gave: its bytes, or why it is refused, or that it is still changing."""
+
+    data: bytes | None = None
+    problem: str | None = None
+    changing: bool = False
+    """It changed while being read: a writer is still at it, so it is not complete."""
+
+
+def read_file(path: Path, limit: int, refuse_hard_links: bool = True) -> FileContent:
+    """A file's bytes, or why they will not be taken (never following a symlink).
+
+    A file with another name (a hard link) is refused: that name may be
+    anywhere, a database or a key file the inbox writer could not read
+    itself. Size and modification time are checked again after reading, so
+    bytes read while a writer was still appending are never taken as the file.
+    """
     try:
         info = path.lstat()
     except FileNotFoundError:
-        return "file vanished before it could be read", None
+        return FileContent(problem="file vanished before it could be read")
     if stat.S_ISLNK(info.st_mode):
-        return "symbolic links are refused (they may point outside the inbox)", None
+        return FileContent(problem="symbolic links are refused (they may point outside the inbox)")
     if not stat.S_ISREG(info.st_mode):
-        return "not a regular file", None
+        return FileContent(problem="not a regular file")
     if info.st_size > limit:
-        return f"file too large: {info.st_size} bytes > limit {limit}", None
+        return FileContent(problem=f"file too large: {info.st_size} bytes > limit {limit}")
     try:
         with open(path, "rb", opener=_open_nofollow) as handle:
+            before = os.fstat(handle.fileno())
+            if refuse_hard_links and before.st_nlink > 1:
+                return FileContent(problem=_HARD_LINK)
             data = handle.read(limit + 1)
+            after = os.fstat(handle.fileno())
     except OSError as exc:
-        return f"cannot read file: {exc.strerror or exc}", None
+        return FileContent(problem=f"cannot read file: {exc.strerror or exc}")
+    if _changed(before, after) or len(data) not in (after.st_size, limit + 1):
+        return FileContent(changing=True)
     if len(data) > limit:
-        return f"file too large: more than {limit} bytes", None
-    return None, data
+        return FileContent(problem=f"file too large: more than {limit} bytes")
+    return FileContent(data=data)
+
+
+_HARD_LINK = "hard-linked files are refused (another name of the file may be outside the inbox)"
+
+
+def _changed(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
 
 
 def _open_nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
-def free_name(folder: Path, name: str, tag: object) -> Path:
-    """``folder/name``, or ``folder/stem.<tag>.suffix`` when that is taken."""
-    target = folder / name
-    if not target.exists() and not target.is_symlink():
-        return target
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or not stem:
-        return folder / f"{name}.{tag}"
-    return folder / f"{stem}.{tag}.{suffix}"
+def _kept_when_refused(path: Path) -> bool:
+    """A refused regular file with no other name is kept in the failed folder; not a link."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
 
-def write_error_report(failed_copy: Path, job: models.Job) -> Path:
-    """Write ``<name>.error.json`` beside a failed file: what it was and why it failed."""
-    report = failed_copy.with_name(failed_copy.name + ".error.json")
+def error_report(job: models.Job) -> str:
+    """The ``<name>.error.json`` of a failed job: what it was and why it failed."""
     payload = {
         "job_id": job.id,
         "file": job.name,
@@ -278,10 +371,7 @@ def write_error_report(failed_copy: Path, job: models.Job) -> Path:
         "failed_at": _iso(job.finished_at),
         "received_at": _iso(job.created_at),
     }
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, report)
-    return report
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -13,6 +13,7 @@ from rich.text import Text
 from sqlalchemy import text
 
 from newsmill_ingest import views
+from newsmill_ingest.cli_common import shown
 from newsmill_ingest.publisher import Publisher
 from newsmill_schema import broker
 from newsmill_schema.db import Database
@@ -96,7 +97,9 @@ def render(report: dict[str, Any]) -> RenderableType:
     if report["latest_failures"]:
         failures = Table("job", "source", "reason", title="latest failures", title_justify="left")
         for failure in report["latest_failures"]:
-            failures.add_row(str(failure["job_id"]), failure["source_uri"], failure["error"] or "")
+            failures.add_row(
+                str(failure["job_id"]), shown(failure["source_uri"]), shown(failure["error"])
+            )
         parts.append(failures)
     if report["feeds"]:
         parts.append(_feeds_table(report["feeds"]))
@@ -110,7 +113,9 @@ def _jobs_table(report: dict[str, Any]) -> Table:
     table = Table("source", *states, "total", title="jobs", title_justify="left")
     for source in sorted(by_source):
         counts = by_source[source]
-        table.add_row(source, *(str(counts.get(s, 0)) for s in states), str(sum(counts.values())))
+        table.add_row(
+            shown(source), *(str(counts.get(s, 0)) for s in states), str(sum(counts.values()))
+        )
     totals = report["jobs"]
     table.add_row(
         Text("all", style="bold"),
@@ -123,7 +128,7 @@ def _jobs_table(report: dict[str, Any]) -> Table:
 def _summary(report: dict[str, Any]) -> Text:
     articles = report["articles"]
     workers = report["workers"]
-    return Text(
+    return shown(
         f"articles: {articles['articles']} ({articles['near_duplicates']} near-duplicates)   "
         f"queue: {_known(report['queue_depth'])} waiting, {_known(report['unacked'])} unacked   "
         f"workers online: {len(workers)} {' '.join(workers)}   "
@@ -149,11 +154,11 @@ def _feeds_table(feeds: list[dict[str, Any]]) -> Table:
     for feed in feeds:
         health = Text("ok", style="green") if feed["healthy"] else Text("failing", style="red")
         table.add_row(
-            feed["title"] or feed["url"],
+            shown(feed["title"] or feed["url"]),
             health,
             feed["last_success_at"] or "never",
             str(feed["consecutive_errors"]),
-            feed["last_error"] or "",
+            shown(feed["last_error"]),
             str(feed["entries_seen"]),
         )
     return table

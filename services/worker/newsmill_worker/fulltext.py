@@ -1,7 +1,9 @@
 """Full text for feed entries that ask for it (``newsmill feeds add --full-text``).
 
 Many feeds carry only a teaser. For an entry record flagged ``fetch_full_text``
-the worker fetches the entry's link (through the same guarded fetcher as the
+by the feed poller (a job from a registered feed: the flag in a file dropped
+into the inbox is ignored, or any inbox writer could make workers fetch any
+public URL) the worker fetches the entry's link (through the same guarded fetcher as the
 feeds: scheme and address checks, size cap, timeouts), extracts the article
 with the HTML path, and keeps the feed's own title, link and date. When the
 fetch or the extraction fails, or finds less text than the feed had, the
@@ -18,6 +20,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from newsmill_ingest.fetch import Fetcher, FetchError, FetchPolicy
+from newsmill_schema.links import web_url
 from newsmill_schema.messages import FULL_TEXT_FIELD
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline
@@ -45,8 +48,7 @@ def requested_link(data: bytes) -> str | None:
         return None
     if not isinstance(record, dict) or record.get(FULL_TEXT_FIELD) is not True:
         return None
-    link = record.get("link")
-    return link if isinstance(link, str) and link.startswith(("http://", "https://")) else None
+    return web_url(record.get("link"))
 
 
 def merge(page: Parsed, entry: Parsed | None) -> Parsed:
@@ -87,9 +89,9 @@ class FullText:
             self._fetcher = Fetcher(replace(policy, total_timeout_s=deadline))
         return self._fetcher
 
-    def run(self, data: bytes, name: str, limits: Limits) -> list[Outcome]:
-        """``pipeline.run``, with the entry's page as its text when the record asks for it."""
-        link = requested_link(data)
+    def run(self, data: bytes, name: str, limits: Limits, from_feed: bool) -> list[Outcome]:
+        """``pipeline.run``, with the entry's page as its text when a feed entry asks for it."""
+        link = requested_link(data) if from_feed else None
         if link is None:
             return pipeline.run(data, name, limits)
         try:

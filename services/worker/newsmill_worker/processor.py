@@ -128,7 +128,9 @@ class Processor:
             return SKIPPED
         try:
             with deadline(self.settings.document_time_limit_s):
-                outcomes = self.full_text.run(work.data, work.name, self.limits)
+                outcomes = self.full_text.run(
+                    work.data, work.name, self.limits, from_feed=work.source_kind == "feed"
+                )
         except DocumentError as exc:
             return self.fail(job_id, exc.reason)
         except RecursionError:
