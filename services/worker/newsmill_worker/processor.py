@@ -43,6 +43,8 @@ class Work:
     job_id: int
     name: str
     data: bytes
+    from_feed: bool
+    """A registered feed's entry: the only kind of job whose record may ask for its page."""
 
 
 def claim(session: Session, job_id: int, max_attempts: int) -> Work | None:
@@ -51,7 +53,12 @@ def claim(session: Session, job_id: int, max_attempts: int) -> Work | None:
     if job is None:
         return None
     blob = session.get(models.Blob, job.blob_sha256) if job.blob_sha256 else None
-    return Work(job_id=job.id, name=job.name, data=blob.data if blob else b"")
+    return Work(
+        job_id=job.id,
+        name=job.name,
+        data=blob.data if blob else b"",
+        from_feed=job.source_kind == "feed",
+    )
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -129,7 +136,7 @@ class Processor:
         try:
             with deadline(self.settings.document_time_limit_s):
                 outcomes = self.full_text.run(
-                    work.data, work.name, self.limits, from_feed=work.source_kind == "feed"
+                    work.data, work.name, self.limits, from_feed=work.from_feed
                 )
         except DocumentError as exc:
             return self.fail(job_id, exc.reason)
