@@ -22,7 +22,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newsmill_ingest.bench.memory import RssSampler
+from bench.memory import RssSampler
 from newsmill_ingest.feed_registry import FeedSpec, add_feed
 from newsmill_schema import models
 from newsmill_schema.db import Database
