@@ -18,9 +18,22 @@ def test_rescan_skips_files_still_changing_and_ignored_names(tmp_path: Path) -> 
     os.utime(tmp_path / "old.txt", (past, past))
     os.utime(tmp_path / ".hidden", (past, past))
 
-    found = list(Watcher(tmp_path, settle_seconds=2).rescan())
+    scan = Watcher(tmp_path, settle_seconds=2).rescan()
 
-    assert [p.name for p in found] == ["old.txt"]
+    assert [p.name for p in scan.settled] == ["old.txt"]
+    # and says when the file still changing will have settled
+    assert scan.next_settle_in is not None and 0 < scan.next_settle_in <= 2
+
+
+def test_a_scan_of_settled_files_only_has_nothing_to_wait_for(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("settled")
+    past = time.time() - 60
+    os.utime(tmp_path / "old.txt", (past, past))
+
+    scan = Watcher(tmp_path, settle_seconds=2).rescan()
+
+    assert [p.name for p in scan.settled] == ["old.txt"]
+    assert scan.next_settle_in is None
 
 
 def test_events_announce_closed_and_moved_in_files(tmp_path: Path) -> None:

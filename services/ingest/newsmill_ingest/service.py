@@ -64,9 +64,10 @@ class IngestService:
         self.metrics = IngestMetrics()
         self._backoff = 0.0
         self.feeds = FeedPoller(settings, db, self.publisher)
+        self._rescan_timer = _Timer(settings.rescan_interval_s, self.rescan)
         self._timers = [
             _Timer(SAMPLE_INTERVAL_S, self.sample_metrics),
-            _Timer(settings.rescan_interval_s, self.rescan),
+            self._rescan_timer,
             _Timer(settings.reconcile_interval_s, self.reconcile),
             _Timer(FAILURE_REPORT_INTERVAL_S, self.report_failures),
             _Timer(settings.feed_check_interval_s, self.feeds.tick),
@@ -121,11 +122,19 @@ class IngestService:
         return recorded
 
     def rescan(self) -> None:
-        """Finish interrupted claims, then take every settled file left in the inbox."""
+        """Finish interrupted claims, then take every settled file left in the inbox.
+
+        A file still changing is looked at again as soon as it will have
+        settled: a file copied in just before start-up (inotify was not
+        watching yet) is taken seconds later, not a whole rescan interval later.
+        """
         self._publish(self.intake.recover())
-        paths = list(self.watcher.rescan())
-        for start in range(0, len(paths), BATCH):
-            self.take(paths[start : start + BATCH])
+        scan = self.watcher.rescan()
+        for start in range(0, len(scan.settled), BATCH):
+            self.take(scan.settled[start : start + BATCH])
+        if scan.next_settle_in is not None:
+            soon = time.monotonic() + scan.next_settle_in
+            self._rescan_timer.due = min(self._rescan_timer.due, soon)
 
     def reconcile(self) -> int:
         sent = reconcile(self.db, self.publisher, self.settings)

@@ -4,7 +4,8 @@ A file is taken when it is closed after writing or moved into the inbox.
 inotify drops events when bursts overflow its queue, so the inbox is also
 rescanned at start-up and on a timer; a rescanned file must have been left
 unchanged for ``settle_seconds``, so a file still being written is not taken
-early.
+early. A scan says when the first file it left alone will have settled, so
+the service looks again then instead of a whole rescan interval later.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import (
@@ -73,6 +74,16 @@ def _observer() -> BaseObserver:
     return observer
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What one look at the inbox found."""
+
+    settled: list[Path]
+    """Files left unchanged for ``settle_seconds``: ready to be taken."""
+    next_settle_in: float | None
+    """Seconds until the first file still changing will have settled (None: there is none)."""
+
+
 class Watcher:
     """Yields inbox paths ready to be taken, from events and rescans."""
 
@@ -107,9 +118,11 @@ class Watcher:
                 break
         return paths
 
-    def rescan(self, now: float | None = None) -> Iterator[Path]:
-        """Inbox files not written to for ``settle_seconds``."""
+    def rescan(self, now: float | None = None) -> Scan:
+        """Inbox files not written to for ``settle_seconds``, and when the next one settles."""
         now = time.time() if now is None else now
+        settled: list[Path] = []
+        waits: list[float] = []
         with os.scandir(self.inbox) as entries:
             for entry in entries:
                 if ignored(entry.name):
@@ -120,5 +133,10 @@ class Watcher:
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     continue
-                if now - info.st_mtime >= self.settle_seconds:
-                    yield Path(entry.path)
+                age = now - info.st_mtime
+                if age >= self.settle_seconds:
+                    settled.append(Path(entry.path))
+                else:
+                    # A clock step backwards makes age negative: wait one window, not forever.
+                    waits.append(self.settle_seconds - max(age, 0.0))
+        return Scan(settled, min(waits) if waits else None)
