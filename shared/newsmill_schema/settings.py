@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     )
     max_records_per_file: int = Field(10_000, description="Cap on records in one JSON/feed file.")
     max_nesting_depth: int = Field(200, description="Deepest JSON/HTML nesting accepted.")
+    max_html_elements: int = Field(
+        50_000,
+        description="Web pages with more elements are refused: extraction time grows faster than a page's size.",
+    )
     settle_seconds: float = Field(
         2.0, description="A file found by rescan must be unchanged this long before it is claimed."
     )

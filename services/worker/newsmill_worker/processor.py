@@ -40,6 +40,7 @@ def limits_from(settings: Settings) -> Limits:
         max_decompressed_bytes=settings.max_decompressed_bytes,
         max_records=settings.max_records_per_file,
         max_depth=settings.max_nesting_depth,
+        max_html_elements=settings.max_html_elements,
     )
 
 
