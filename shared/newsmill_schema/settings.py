@@ -62,7 +62,7 @@ class Settings(BaseSettings):
 
     document_time_limit_s: float = Field(
         30.0,
-        description="Time a document may spend in decode/parse/clean; retried, then failed.",
+        description="Time a document may spend in decode/parse/clean; past it the job fails (parsing again would take as long).",
     )
     task_time_limit_s: float = Field(
         60.0, description="Hard limit per task: the worker process running it is killed."

@@ -16,7 +16,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
-from newsmill_worker.deadline import DocumentTimeout, deadline
+from newsmill_worker.deadline import DocumentTimeout, FetchTimeout, deadline
 from newsmill_worker.fulltext import FullText
 from newsmill_worker.host_slots import HostSlots
 from newsmill_worker.pipeline import DocumentError, Limits, Parsed
@@ -116,8 +116,13 @@ class Processor:
             return self.fail(job_id, "document nested too deeply to parse")
         except MemoryError:
             return self.fail(job_id, "document exceeded the worker's memory limit")
-        except DocumentTimeout:
-            raise
+        except FetchTimeout:
+            raise  # the network was slow, not the document: the task retries it
+        except DocumentTimeout as exc:
+            return self.fail(
+                job_id,
+                f"parsing {exc.reason}; not retried (the same bytes would take as long again)",
+            )
         except Exception as exc:
             # A parser bug on this one document: record it (reprocess once fixed), keep serving.
             log.exception("pipeline error", extra={"job_id": job_id})
