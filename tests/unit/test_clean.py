@@ -150,6 +150,21 @@ def test_title_repeated_in_the_body_is_dropped() -> None:
     assert article.paragraphs == STORY
 
 
+def test_a_headline_variant_opening_the_body_is_dropped() -> None:
+    # Given a page printing its headline, reworded, above the story
+    article = _clean(
+        ["High School Roundup: Viera defeats Rockledge to remain undefeated", *STORY],
+        title="HS Roundup: Viera defeats Rockledge to remain undefeated",
+    )
+    assert article.paragraphs == STORY
+    # A first paragraph that only shares the topic stays, and so does a headline further down
+    lede = "Budget passed on Tuesday after a long debate that lasted until midnight."
+    assert _clean([lede, *STORY]).paragraphs == [lede, *STORY]
+    assert _clean([*STORY, "Budget passed after debate"]).paragraphs[-1] == (
+        "Budget passed after debate"
+    )
+
+
 def test_standfirst_repeated_at_the_start_of_the_body_is_dropped() -> None:
     standfirst = "Roads and schools come first."
     assert _clean([standfirst, *STORY], subtitle=standfirst).paragraphs == STORY

@@ -36,6 +36,9 @@ _GLUED_QUOTE = re.compile(r"(?<=[.!?,…])([\"”])(?=[A-Z])")
 _ATTRIBUTION_MAX_WORDS = 6
 _ATTRIBUTION_MAX_CHARS = 200
 """Six words of any real name fit; a longer rest is not looked at word by word."""
+_WORD = re.compile(r"\w+")
+_HEADLINE_SIMILARITY = 0.6
+"""Share of words (Jaccard) a first paragraph has in common with the title to be its headline."""
 _TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]+$")
 
 
@@ -128,14 +131,29 @@ def _drop_debris(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
 
 
 def _drop_title_copies(paragraphs: list[str], title: str) -> list[str]:
-    """Drop paragraphs that repeat the title, with or without its site suffix.
+    """Drop the title repeated (with or without its site suffix), and a headline opening the body.
+
+    A headline is a first paragraph no longer than twice the title sharing most
+    of its words with it: pages print a variant of the title above the story
+    ("HS Roundup: …" over "High School Roundup: …").
 
     Other repeated paragraphs stay: a pull quote printed twice costs a little
     precision, while a text that really says something twice (a chorus, a
     repeated instruction, a table of identical rows) would lose content.
     """
     titles = {title.casefold(), _TITLE_SUFFIX.sub("", title).casefold()} - {""}
-    return [p for p in paragraphs if p.casefold() not in titles]
+    kept = [p for p in paragraphs if p.casefold() not in titles]
+    if kept and _is_headline(kept[0], title):
+        return kept[1:]
+    return kept
+
+
+def _is_headline(paragraph: str, title: str) -> bool:
+    title_words = set(_WORD.findall(title.casefold()))
+    if not title_words or len(paragraph.split()) > 2 * len(title.split()):
+        return False
+    words = set(_WORD.findall(paragraph.casefold()))
+    return len(words & title_words) / len(words | title_words) >= _HEADLINE_SIMILARITY
 
 
 def _drop_standfirst(paragraphs: list[str], subtitle: str) -> list[str]:
