@@ -29,15 +29,15 @@ test-reliability: install  ## The long fault-injection scenarios
 	NEWSMILL_RELIABILITY_SCALE=5 $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check shared services tests
-	$(BIN)/ruff format --check shared services tests
-	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/mypy shared/newsmill_schema services/ingest/newsmill_ingest services/worker/newsmill_worker bench
 
 bench: install  ## Throughput, latency and memory of the running stack (about 8 minutes; not part of `make test`)
 	$(BIN)/python -m newsmill_ingest.bench.throughput
 
 bench-quality: install  ## Extraction, deduplication and feed-suite quality (needs ../shared/data)
-	$(BIN)/python -m newsmill_worker.bench.extraction --rounds 3
+	$(BIN)/python bench/extraction.py --rounds 5
 	cd services/worker && ../../$(BIN)/python -m newsmill_worker.bench.dedup_quality --per-edit 150
 	$(BIN)/python -m newsmill_ingest.bench.feedparser_suite
 

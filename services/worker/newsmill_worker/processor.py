@@ -69,7 +69,9 @@ def warm_up(limits: Limits) -> None:
     samples = (
         (b"Warm up\n\nA first paragraph of text.", "warmup.txt"),
         (
-            b"<html><body><article><h1>Warm up</h1><p>Text.</p></article></body></html>",
+            # No declared date: htmldate searches the text, which loads dateparser's tables.
+            b"<html><body><article><h1>Warm up</h1><p>Published on 3 March 2024.</p>"
+            b"<p>Text.</p></article></body></html>",
             "warmup.html",
         ),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import ftfy
@@ -42,14 +43,17 @@ _HEADLINE_SIMILARITY = 0.6
 _TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]+$")
 
 
-def clean(article: Parsed) -> Parsed:
-    """Return ``article`` with normalised text, debris removed and language filled in."""
+def clean(article: Parsed, rules: Iterable[DebrisRule] | None = None) -> Parsed:
+    """Return ``article`` with normalised text, debris removed and language filled in.
+
+    ``rules`` replaces ``DEBRIS_RULES`` (the benchmark measures each rule so).
+    """
     title, subtitle, *paragraphs = _normalise(
         [article.title, article.subtitle or "", *article.paragraphs]
     )
     paragraphs = [part for p in paragraphs for part in split_glued_quote(p)]
     paragraphs, credits = extract_credits(paragraphs)
-    paragraphs = _drop_debris(paragraphs, title, subtitle)
+    paragraphs = _drop_debris(paragraphs, title, subtitle, DEBRIS_RULES if rules is None else rules)
     language = normalise_language(article.language) or detect_language(
         "\n".join([title, *paragraphs])
     )
@@ -118,47 +122,71 @@ def _normalise(texts: list[str]) -> list[str]:
     return [" ".join(t.split()) for t in fixed]
 
 
-def _drop_debris(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
-    """Boilerplate, repeats and the repeated standfirst out; never every paragraph out.
-
-    A body that would be left empty is kept whole: an article that is only a
-    sign-up line is better stored as it is than stored with no text.
-    """
-    kept = drop_boilerplate(paragraphs, title)
-    kept = _drop_title_copies(kept, title)
-    kept = _drop_standfirst(kept, subtitle)
-    return kept or paragraphs
+def drop_footers(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
+    """Boilerplate by shape (see ``boilerplate``): calls to action, labels, notices."""
+    return drop_boilerplate(paragraphs, title)
 
 
-def _drop_title_copies(paragraphs: list[str], title: str) -> list[str]:
-    """Drop the title repeated (with or without its site suffix), and a headline opening the body.
-
-    A headline is a first paragraph no longer than twice the title sharing most
-    of its words with it: pages print a variant of the title above the story
-    ("HS Roundup: …" over "High School Roundup: …").
+def drop_title_copies(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
+    """Drop the title repeated in the body, with or without its site suffix.
 
     Other repeated paragraphs stay: a pull quote printed twice costs a little
     precision, while a text that really says something twice (a chorus, a
     repeated instruction, a table of identical rows) would lose content.
     """
     titles = {title.casefold(), _TITLE_SUFFIX.sub("", title).casefold()} - {""}
-    kept = [p for p in paragraphs if p.casefold() not in titles]
-    if kept and _is_headline(kept[0], title):
-        return kept[1:]
-    return kept
+    return [p for p in paragraphs if p.casefold() not in titles]
 
 
-def _is_headline(paragraph: str, title: str) -> bool:
-    title_words = set(_WORD.findall(title.casefold()))
-    if not title_words or len(paragraph.split()) > 2 * len(title.split()):
-        return False
-    words = set(_WORD.findall(paragraph.casefold()))
-    return len(words & title_words) / len(words | title_words) >= _HEADLINE_SIMILARITY
+def drop_headline(
+    paragraphs: list[str], title: str, subtitle: str, similarity: float = _HEADLINE_SIMILARITY
+) -> list[str]:
+    """Drop a reworded headline opening the body ("HS Roundup: …" over "High School Roundup: …").
+
+    A headline is a first paragraph no longer than twice the title with at least
+    ``similarity`` of its words (Jaccard) in common with the title.
+    """
+    if not paragraphs or not _is_headline(paragraphs[0], title, similarity):
+        return paragraphs
+    return paragraphs[1:]
 
 
-def _drop_standfirst(paragraphs: list[str], subtitle: str) -> list[str]:
+def drop_standfirst(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
     """A body opening with the standfirst loses that copy; the rest of its paragraph stays."""
     if not subtitle or not paragraphs or not paragraphs[0].startswith(subtitle):
         return paragraphs
     rest = paragraphs[0][len(subtitle) :].strip()
     return [rest, *paragraphs[1:]] if rest else paragraphs[1:]
+
+
+DebrisRule = Callable[[list[str], str, str], list[str]]
+"""A step taking (paragraphs, title, standfirst) to the paragraphs it keeps."""
+DEBRIS_RULES: tuple[DebrisRule, ...] = (
+    drop_footers,
+    drop_title_copies,
+    drop_headline,
+    drop_standfirst,
+)
+"""The debris rules in the order ``clean`` applies them (``bench/extraction.py`` measures each)."""
+
+
+def _drop_debris(
+    paragraphs: list[str], title: str, subtitle: str, rules: Iterable[DebrisRule]
+) -> list[str]:
+    """Every rule in turn; never every paragraph out.
+
+    A body that would be left empty is kept whole: an article that is only a
+    sign-up line is better stored as it is than stored with no text.
+    """
+    kept = paragraphs
+    for rule in rules:
+        kept = rule(kept, title, subtitle)
+    return kept or paragraphs
+
+
+def _is_headline(paragraph: str, title: str, similarity: float) -> bool:
+    title_words = set(_WORD.findall(title.casefold()))
+    if not title_words or len(paragraph.split()) > 2 * len(title.split()):
+        return False
+    words = set(_WORD.findall(paragraph.casefold()))
+    return len(words & title_words) / len(words | title_words) >= similarity

@@ -62,7 +62,7 @@ _BLOCK_TAGS = frozenset(
 )
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "button", "nav")
 _DEPTH_ERROR = "Excessive depth"
-_HIDDEN = (
+HIDDEN_ELEMENTS = (
     "//*[@hidden or @aria-hidden='true'"
     " or contains(translate(@style, ' ', ''), 'display:none')"
     " or contains(translate(@style, ' ', ''), 'visibility:hidden')]"
@@ -119,7 +119,7 @@ def _check_size(tree: lxml.html.HtmlElement, limits: Limits) -> None:
 def _extract(tree: lxml.html.HtmlElement) -> Document | None:
     # Comments are extracted apart from the body and left unused: keeping them on is
     # trafilatura's default and faster than its pruning of comment sections.
-    result = trafilatura.bare_extraction(tree, prune_xpath=_HIDDEN)
+    result = trafilatura.bare_extraction(tree, prune_xpath=HIDDEN_ELEMENTS)
     return result if isinstance(result, Document) else None
 
 
