@@ -51,13 +51,14 @@ _AUTHOR_SEPARATORS = re.compile(r"\s*;\s*")
 _BYLINE_PREFIX = re.compile(r"^(?:by|von|par|por|di|door)\s+", re.IGNORECASE)
 _HTMLDATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 _BYLINE = XPath(
-    "//*[@rel='author' or contains(@itemprop, 'author') or contains(@id, 'author')"
-    " or contains(@class, 'author') or contains(@class, 'Author')"
-    " or contains(@class, 'byline') or contains(@class, 'Byline')"
-    " or contains(@data-component, 'Byline')]"
+    "//@rel[. = 'author']/.. | //@itemprop[contains(., 'author')]/.."
+    " | //@id[contains(., 'author')]/.. | //@data-component[contains(., 'Byline')]/.."
+    " | //@class[contains(., 'author') or contains(., 'Author')"
+    " or contains(., 'byline') or contains(., 'Byline')]/.."
 )
-"""Bylines by their markup. trafilatura's own search (regular expressions over every
-element of a pruned copy) finds two more of the 76 readability bylines at three times the cost."""
+"""Bylines by their markup, in document order (testing attributes, not every element, is three
+times faster). trafilatura's own search, regular expressions over every element of a pruned
+copy, finds two more of the 76 readability bylines at five times the cost."""
 _BYLINE_MAX_CHARS = 120
 _EARLIEST_DATE = date(1995, 1, 1)
 """htmldate's own lower bound: earlier declared dates are placeholders such as 0001-01-01."""
