@@ -39,7 +39,7 @@ bench: install  ## Throughput, latency and memory of the running stack (about 8 
 	$(BIN)/python -m bench.throughput
 
 bench-quality: install  ## Extraction, deduplication and feed-suite quality (needs ../shared/data)
-	$(BIN)/python -m newsmill_worker.bench.extraction --rounds 3
+	$(BIN)/python -m bench.extraction --rounds 5
 	$(BIN)/python -m bench.dedup_quality --per-edit 150
 	$(BIN)/python -m bench.feedparser_suite
 

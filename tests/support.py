@@ -322,3 +322,33 @@ def ebcdic_bomb(repeats: int = 10_000) -> bytes:
     text = text.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="cp037"?>')
     text = text.replace("<title>x</title>", "<title>x</title><!--" + " " * 1_000_000 + "-->")
     return text.encode("cp037")
+
+
+def slow_parse_texts() -> dict[str, tuple[str, bytes]]:
+    """Texts whose paragraphs once made the cleaner backtrack for seconds: name → (title, bytes)."""
+    shapes = {
+        # An unclosed quote before spaced dots: the quotation check backtracked in cubic time
+        # (a 6 KB file ran into the 30 s document limit on each of its three attempts).
+        "unclosed-quote.txt": (
+            "Newsletter news",
+            'Subscribe to our newsletter and sign up today "' + ". " * 3000,
+        ),
+        # The same within the 1,000 characters the footer rules still read.
+        "short-unclosed-quote.txt": (
+            "Short newsletter news",
+            'Subscribe to our newsletter and sign up today "' + ". " * 470,
+        ),
+        # Runs of ". ": the imperative check backtracked in quadratic time (16 KB took 21 s).
+        "dot-runs.txt": (
+            "Dotted news",
+            "Sign up for our newsletter. " + ". " * 8000 + "Follow us on Twitter",
+        ),
+    }
+    return {
+        name: (title, f"{title}\n\n{body}\n".encode()) for name, (title, body) in shapes.items()
+    }
+
+
+def unclosed_paragraphs_page() -> bytes:
+    """2.4 MB of ``<p>`` never closed: 300,000 paragraphs for an extractor (once 100 s+)."""
+    return ("<html><body>" + "<p>word " * 300_000 + "</body></html>").encode()

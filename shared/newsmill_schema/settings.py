@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     )
     max_records_per_file: int = Field(10_000, description="Cap on records in one JSON/feed file.")
     max_nesting_depth: int = Field(200, description="Deepest JSON/HTML nesting accepted.")
+    max_html_elements: int = Field(
+        50_000,
+        description="Web pages with more elements are refused: extraction time grows faster than a page's size.",
+    )
     settle_seconds: float = Field(
         2.0, description="A file found by rescan must be unchanged this long before it is claimed."
     )
@@ -58,7 +62,7 @@ class Settings(BaseSettings):
 
     document_time_limit_s: float = Field(
         30.0,
-        description="Time a document may spend in decode/parse/clean; retried, then failed.",
+        description="Time a document may spend in decode/parse/clean; past it the job fails (parsing again would take as long).",
     )
     task_time_limit_s: float = Field(
         60.0, description="Hard limit per task: the worker process running it is killed."

@@ -14,9 +14,18 @@ import pytest
 
 from newsmill_schema.db import Database
 from newsmill_schema.settings import Settings
-from tests.support import Process, article_count, jobs_by_name, wait_for
+from tests.support import (
+    Process,
+    article_count,
+    jobs_by_name,
+    slow_parse_texts,
+    unclosed_paragraphs_page,
+    wait_for,
+)
 
 DEADLINE_S = 20
+WORKER_SECONDS = 2
+"""Worker time (job started → finished) allowed to each document that once took minutes."""
 
 
 @dataclass
@@ -166,3 +175,50 @@ def test_redis_and_postgres_mode_turns_a_dropped_file_into_one_article(
     distributed: Stack, seed_path: Path, tmp_path: Path
 ) -> None:
     _exercise(distributed, seed_path, tmp_path)
+
+
+def test_documents_that_once_took_minutes_finish_in_seconds_of_worker_time(
+    embedded: Stack, seed_path: Path, tmp_path: Path
+) -> None:
+    # Given a running stack, text files whose paragraphs once made the cleaner backtrack for
+    # minutes, and a 2.4 MB page of 300,000 unclosed <p>, dropped beside a good document
+    texts = slow_parse_texts()
+    for name, (_, data) in texts.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "unclosed.html").write_bytes(unclosed_paragraphs_page())
+    for name in [*texts, "unclosed.html"]:
+        _drop(tmp_path / name, embedded.inbox)
+    _drop(seed_path, embedded.inbox)
+
+    # When the worker has finished them all
+    names = {*texts, "unclosed.html", seed_path.name}
+    jobs = wait_for(
+        lambda: (
+            (found := jobs_by_name(embedded.db))
+            and names <= set(found)
+            and all(found[n].finished_at for n in names)
+            and found
+        ),
+        60,
+        what="every job to finish",
+    )
+
+    # Then each took the worker under 2 seconds, on its first and only attempt
+    for name in names:
+        job = jobs[name]
+        assert job.started_at is not None and job.finished_at is not None
+        seconds = (job.finished_at - job.started_at).total_seconds()
+        assert seconds < WORKER_SECONDS, f"{name} took the worker {seconds:.1f}s"
+        assert job.attempts == 1, name
+    # the texts are articles and the page failed for its size, with a report saying so
+    assert {jobs[n].state for n in [*texts, seed_path.name]} <= {"done", "duplicate"}
+    assert jobs["unclosed.html"].state == "failed"
+    report = wait_for(
+        lambda: _report(embedded.failed, "unclosed.html"), DEADLINE_S, what="the page's report"
+    )
+    assert "too large to extract: 300002 elements" in report["reason"], report
+    from newsmill_ingest import views
+
+    titles = {a.title for a in views.articles(embedded.db)}
+    assert {title for title, _ in texts.values()} <= titles
+    assert embedded.all_alive(), embedded.logs()

@@ -8,9 +8,6 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[2]
-# The extraction benchmark leaves newsmill_worker/bench/ for bench/ in a change of
-# its own; until then it is the one benchmark a wheel may still hold.
-MOVING_SEPARATELY = {"newsmill_worker/bench/__init__.py", "newsmill_worker/bench/extraction.py"}
 
 
 def test_the_wheel_holds_the_packages_and_no_benchmark(tmp_path: Path) -> None:
@@ -27,4 +24,4 @@ def test_the_wheel_holds_the_packages_and_no_benchmark(tmp_path: Path) -> None:
         assert f"{package}/__init__.py" in names
     # And no benchmark module
     benchmarks = {name for name in names if "bench" in PurePosixPath(name).parts}
-    assert benchmarks <= MOVING_SEPARATELY, sorted(benchmarks - MOVING_SEPARATELY)
+    assert benchmarks == set(), sorted(benchmarks)

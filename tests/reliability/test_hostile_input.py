@@ -13,8 +13,16 @@ from pathlib import Path
 
 from bench.memory import RssSampler
 from newsmill_schema.db import Database
-from tests.reliability.harness import Document, Stack, assert_ledger, corpus, drop, wait_settled
-from tests.support import wait_for
+from tests.reliability.harness import (
+    Document,
+    Stack,
+    assert_ledger,
+    corpus,
+    drop,
+    top_level_jobs,
+    wait_settled,
+)
+from tests.support import slow_parse_texts, unclosed_paragraphs_page, wait_for
 
 MEMORY_LIMIT_MB = 400
 
@@ -41,6 +49,7 @@ def hostile_corpus(rng: random.Random) -> dict[str, tuple[bytes, str]]:
     nested_html = (
         b"<html><body>" + b"<div>" * 100_000 + b"x" + b"</div>" * 100_000 + b"</body></html>"
     )
+    unclosed_html = unclosed_paragraphs_page()
     makers: list[tuple[str, int, Callable[[int], bytes], str]] = [
         ("random-{}.txt", 150, lambda i: bytes(rng.getrandbits(8) for _ in range(3000)), "binary"),
         (
@@ -60,6 +69,7 @@ def hostile_corpus(rng: random.Random) -> dict[str, tuple[bytes, str]]:
         ("gzip-bomb-{}.txt", 10, lambda i: gzip_bomb, "gzip"),
         ("zip-bomb-{}.html", 10, lambda i: zip_bomb, "zip"),
         ("nested-{}.html", 3, lambda i: nested_html, "nested"),
+        ("unclosed-{}.html", 3, lambda i: unclosed_html, "too large to extract"),
         ("nested-{}.json", 20, lambda i: b"[" * 10_000 + b"]" * 10_000, "nested"),
         ("entities-{}.xml", 20, _entity_bomb, "ENTITY"),
         ("bad..dots-{}.txt", 20, lambda i: b"", "empty"),
@@ -113,7 +123,9 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
     db = Database(stack.database_url)
     rng = random.Random(8)
     hostile = hostile_corpus(rng)
-    good = corpus(100, seed=81)
+    # Texts that once made the cleaner backtrack for minutes are good documents too
+    slow = [Document(name, title, data) for name, (title, data) in slow_parse_texts().items()]
+    good = [*corpus(100, seed=81), *slow]
     # Some good documents arrive under names with markup, ANSI escapes and a newline
     for i, doc in enumerate(good[:10]):
         good[i] = Document(f"[bold]good \x1b[31m{i}\nname[red].txt", doc.title, doc.data)
@@ -172,6 +184,10 @@ def test_hostile_files_fail_with_specific_reasons_and_good_ones_are_stored(
         if p.is_symlink() or (p.is_file() and p.stat().st_nlink > 1)
     ]
     assert kept == []
+    # and the documents that once ran into the time limit took one attempt each
+    jobs = top_level_jobs(db)
+    once_slow = [d.name for d in slow] + [n for n in expected if n.startswith("unclosed-")]
+    assert {n: jobs[n][0].attempts for n in once_slow} == dict.fromkeys(once_slow, 1)
     # and no process died or outgrew its memory limit
     assert stack.ingest.alive and stack.worker.alive
     peak_mb = max(memory.peak_mb("ingest"), memory.peak_mb("worker"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from newsmill_worker.pipeline import Parsed, clean
+from newsmill_worker.pipeline.boilerplate import has_quotation, opens_sentence_with_imperative
 from newsmill_worker.pipeline.clean import split_glued_quote
 
 STORY = [
@@ -123,8 +126,10 @@ def test_an_article_about_newsletters_keeps_its_calls_to_action() -> None:
 # --- repeats ---------------------------------------------------------------------
 
 
-def test_a_copied_prose_paragraph_is_dropped() -> None:
-    assert _clean([STORY[0], STORY[1], STORY[2], STORY[1]]).paragraphs == STORY
+def test_a_paragraph_said_twice_stays_twice() -> None:
+    # A text may really repeat itself (a chorus, an instruction): no paragraph is lost for it
+    twice = [STORY[0], STORY[1], STORY[2], STORY[1]]
+    assert _clean(twice).paragraphs == twice
 
 
 def test_short_repeated_lines_and_repeated_runs_stay() -> None:
@@ -143,6 +148,21 @@ def test_title_repeated_in_the_body_is_dropped() -> None:
         ["Budget passed after long debate", *STORY], title="Budget passed after long debate | Daily"
     )
     assert article.paragraphs == STORY
+
+
+def test_a_headline_variant_opening_the_body_is_dropped() -> None:
+    # Given a page printing its headline, reworded, above the story
+    article = _clean(
+        ["High School Roundup: Viera defeats Rockledge to remain undefeated", *STORY],
+        title="HS Roundup: Viera defeats Rockledge to remain undefeated",
+    )
+    assert article.paragraphs == STORY
+    # A first paragraph that only shares the topic stays, and so does a headline further down
+    lede = "Budget passed on Tuesday after a long debate that lasted until midnight."
+    assert _clean([lede, *STORY]).paragraphs == [lede, *STORY]
+    assert _clean([*STORY, "Budget passed after debate"]).paragraphs[-1] == (
+        "Budget passed after debate"
+    )
 
 
 def test_standfirst_repeated_at_the_start_of_the_body_is_dropped() -> None:
@@ -227,3 +247,77 @@ def test_cleaning_never_empties_a_body() -> None:
     # Then the body keeps it rather than becoming empty
     assert only_standfirst.paragraphs == ["Roads come first."]
     assert only_call.paragraphs == ["Subscribe to our newsletter."]
+
+
+# --- hostile text: every rule in linear time -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "expected"),
+    [
+        ('He said "we will subscribe soon" and left.', True),
+        ("He said “we will subscribe soon” and left.", True),
+        ('A "two word" label', False),
+        ('"x" then three more words"', True),  # the closing mark of one pair opens the next
+        ('An unclosed "quote with many words', False),
+        ("Curly ”reversed quotes here“ do not count", False),
+    ],
+)
+def test_quotation_is_three_words_between_quote_marks(paragraph: str, expected: bool) -> None:
+    assert has_quotation(paragraph) is expected
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "expected"),
+    [
+        ("Follow us on Twitter.", True),
+        ("Have a tip? ... Follow her on Twitter.", True),
+        ('"Sign up now," the banner says.', True),
+        ("We do not share data.", False),
+        ("The reader follows the story.", False),
+        ("It ended.Follow the money", False),  # no space after the full stop: not a new sentence
+        ("Over. . .   — Don't miss it", True),
+    ],
+)
+def test_imperative_is_a_sentence_opening_with_a_call(paragraph: str, expected: bool) -> None:
+    assert opens_sentence_with_imperative(paragraph) is expected
+
+
+@pytest.mark.parametrize(
+    ("check", "text"),
+    [
+        # An unclosed quote before spaced dots: a pattern with lazy gaps backtracks cubically
+        # (4 KB took 71 s); here 16 KB.
+        (has_quotation, '"' + ". " * 8000),
+        # Runs of ". ": "[.!?]\\s+\\W*" backtracks quadratically (16 KB took 24 s).
+        (opens_sentence_with_imperative, ". " * 8000 + "x"),
+        (opens_sentence_with_imperative, ". " * 8000 + "follow"),
+    ],
+)
+def test_rules_take_linear_time_on_hostile_text(check: object, text: str) -> None:
+    start = time.perf_counter()
+    check(text)  # type: ignore[operator]
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_huge_hostile_paragraph_is_cleaned_in_well_under_a_second() -> None:
+    # Given the shapes above inside a paragraph that also calls to action, and 5,000 glued quotes
+    hostile = [
+        'Subscribe to our newsletter, sign up today "' + ". " * 8000,
+        "Sign up for our newsletter. " + ". " * 8000 + "Follow us",
+        '"We agree with all of it."Then they left the room. ' * 5000,
+    ]
+    start = time.perf_counter()
+    article = _clean([*STORY, *hostile])
+    # Then cleaning finishes at once, and the long paragraphs are kept as text, not read as footers
+    assert time.perf_counter() - start < 1
+    assert article.paragraphs[:3] == STORY
+    assert len(article.paragraphs) == 6
+
+
+def test_glued_quotes_split_in_one_pass_without_recursion() -> None:
+    # Given 5,000 glued quotes (once, one recursion per quote overflowed the stack)
+    glued = '"We agree with all of it."Then they left the room. ' * 5000
+    parts = split_glued_quote(glued + '"Done."Jo Bloggs')
+    # Then every glue gets its space and the closing attribution its own paragraph
+    assert parts == [glued.replace('."Then', '." Then') + '"Done."', "Jo Bloggs"]

@@ -122,6 +122,18 @@ def test_100000_nested_tags_are_refused_quickly() -> None:
     assert time.perf_counter() - start < 3
 
 
+def test_a_page_of_300000_unclosed_paragraphs_is_refused_quickly() -> None:
+    # Given 2.4 MB of "<p>" never closed: 300,000 paragraphs for the extractor
+    html = "<html><body>" + "<p>word " * 300_000 + "</body></html>"
+    start = time.perf_counter()
+    # Then it is refused for its size before any extraction, with the numbers in the reason
+    with pytest.raises(
+        DocumentError, match=r"too large to extract: 300002 elements \(limit 50000\)"
+    ):
+        run(html.encode(), "flat.html", LIMITS)
+    assert time.perf_counter() - start < 2
+
+
 def test_short_html_page_falls_back_to_its_body_text() -> None:
     article = _article(
         "<html><head><title>Note</title></head><body><p>Short note.</p><p>Two.</p></body></html>"

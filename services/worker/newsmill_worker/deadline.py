@@ -16,11 +16,20 @@ from types import FrameType
 
 
 class DocumentTimeout(Exception):
-    """The pipeline took longer than the document time limit."""
+    """The pipeline took longer than the document time limit.
+
+    Parsing is deterministic: the same bytes would run out of time again, so
+    a job that raises this is failed at once, not retried.
+    """
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"exceeded the time limit of {seconds:g}s")
+        self.seconds = seconds
         self.reason = str(self)
+
+
+class FetchTimeout(DocumentTimeout):
+    """The time limit ran out while fetching a page over the network: a retry may be faster."""
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from newsmill_schema.links import web_url
 from newsmill_schema.messages import FULL_TEXT_FIELD
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline
+from newsmill_worker.deadline import DocumentTimeout, FetchTimeout
 from newsmill_worker.pipeline import DocumentError, Limits, Outcome, Parsed
 
 log = logging.getLogger(__name__)
@@ -110,12 +111,15 @@ class FullText:
 
     def page(self, link: str, limits: Limits) -> Parsed | None:
         """The article extracted from ``link``, or None (logged) when there is none."""
-        self.limiter.wait(urlsplit(link).hostname or "")
         try:
+            self.limiter.wait(urlsplit(link).hostname or "")
             response = self.fetcher.get(link, _ACCEPT_HTML)
         except FetchError as exc:
             log.info("full text of %s not fetched: %s; using the feed's content", link, exc.reason)
             return None
+        except DocumentTimeout as exc:
+            # Out of time on the network, not in parsing: worth another attempt.
+            raise FetchTimeout(exc.seconds) from exc
         if response.status != 200:
             log.info("full text of %s: HTTP %d; using the feed's content", link, response.status)
             return None

@@ -18,7 +18,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import JobState
 from newsmill_schema.settings import Settings
 from newsmill_worker import pipeline, store
-from newsmill_worker.deadline import DocumentTimeout, deadline
+from newsmill_worker.deadline import DocumentTimeout, FetchTimeout, deadline
 from newsmill_worker.dedup.fingerprint import DedupParams, Fingerprint, fingerprint
 from newsmill_worker.fulltext import FullText
 from newsmill_worker.host_slots import HostSlots
@@ -67,6 +67,7 @@ def limits_from(settings: Settings) -> Limits:
         max_decompressed_bytes=settings.max_decompressed_bytes,
         max_records=settings.max_records_per_file,
         max_depth=settings.max_nesting_depth,
+        max_html_elements=settings.max_html_elements,
     )
 
 
@@ -95,7 +96,9 @@ def warm_up(limits: Limits) -> None:
     samples = (
         (b"Warm up\n\nA first paragraph of text.", "warmup.txt"),
         (
-            b"<html><body><article><h1>Warm up</h1><p>Text.</p></article></body></html>",
+            # No declared date: htmldate searches the text, which loads dateparser's tables.
+            b"<html><body><article><h1>Warm up</h1><p>Published on 3 March 2024.</p>"
+            b"<p>Text.</p></article></body></html>",
             "warmup.html",
         ),
     )
@@ -144,8 +147,13 @@ class Processor:
             return self.fail(job_id, "document nested too deeply to parse")
         except MemoryError:
             return self.fail(job_id, "document exceeded the worker's memory limit")
-        except DocumentTimeout:
-            raise
+        except FetchTimeout:
+            raise  # the network was slow, not the document: the task retries it
+        except DocumentTimeout as exc:
+            return self.fail(
+                job_id,
+                f"parsing {exc.reason}; not retried (the same bytes would take as long again)",
+            )
         except Exception as exc:
             # A parser bug on this one document: record it (reprocess once fixed), keep serving.
             log.exception("pipeline error", extra={"job_id": job_id})

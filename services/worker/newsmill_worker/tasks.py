@@ -15,7 +15,7 @@ from newsmill_schema.db import Database
 from newsmill_schema.messages import PROCESS_DOCUMENT
 from newsmill_worker import metrics  # noqa: F401 - connects its task signal handlers
 from newsmill_worker.celery_app import app, settings
-from newsmill_worker.deadline import DocumentTimeout
+from newsmill_worker.deadline import FetchTimeout
 from newsmill_worker.processor import Processor, limits_from, warm_up
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def process_document(self: Task, job_id: int, source_kind: str = "", source_uri:
     """Run the pipeline on a stored job. Arguments name the job, never carry its bytes."""
     try:
         return processor().process(job_id)
-    except DocumentTimeout as exc:
-        return _retry_or_fail(self, job_id, exc.reason)
+    except FetchTimeout as exc:
+        return _retry_or_fail(self, job_id, f"fetching the full text {exc.reason}")
     except DBAPIError as exc:
         # The database is unreachable or restarting: nothing was committed, so
         # the same job can simply run again later.

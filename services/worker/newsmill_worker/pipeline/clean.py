@@ -4,16 +4,17 @@ In order: repair mojibake and normalise to NFC with single spaces; split a
 quote glued to its attribution (``…both sides."Vladimir Medinsky``: the
 attribution becomes its own paragraph when it ends the paragraph, otherwise a
 space is inserted); move credit lines into ``credits``; drop boilerplate,
-paragraphs repeating the title, exact copies of a prose paragraph (short
-repeated lines are structure and stay) and a standfirst repeated at the start
-of the body; detect the language when none is known. Cleaning never leaves a
-body empty.
+paragraphs repeating the title and a standfirst repeated at the start of the
+body; detect the language when none is known. Cleaning never leaves a body
+empty, and never drops a paragraph for being said twice: measured on pages no
+rule was written for, that cost more real text than it removed debris.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import ftfy
@@ -34,19 +35,25 @@ _NEEDS_FTFY = re.compile(
 )
 _GLUED_QUOTE = re.compile(r"(?<=[.!?,…])([\"”])(?=[A-Z])")
 _ATTRIBUTION_MAX_WORDS = 6
-_PROSE_MIN_WORDS = 12
-"""A repeated paragraph this long is a copy (a pull quote, a doubled block) and is dropped."""
+_ATTRIBUTION_MAX_CHARS = 200
+"""Six words of any real name fit; a longer rest is not looked at word by word."""
+_WORD = re.compile(r"\w+")
+_HEADLINE_SIMILARITY = 0.6
+"""Share of words (Jaccard) a first paragraph has in common with the title to be its headline."""
 _TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]+$")
 
 
-def clean(article: Parsed) -> Parsed:
-    """Return ``article`` with normalised text, debris removed and language filled in."""
+def clean(article: Parsed, rules: Iterable[DebrisRule] | None = None) -> Parsed:
+    """Return ``article`` with normalised text, debris removed and language filled in.
+
+    ``rules`` replaces ``DEBRIS_RULES`` (the benchmark measures each rule so).
+    """
     title, subtitle, *paragraphs = _normalise(
         [article.title, article.subtitle or "", *article.paragraphs]
     )
     paragraphs = [part for p in paragraphs for part in split_glued_quote(p)]
     paragraphs, credits = extract_credits(paragraphs)
-    paragraphs = _drop_debris(paragraphs, title, subtitle)
+    paragraphs = _drop_debris(paragraphs, title, subtitle, DEBRIS_RULES if rules is None else rules)
     language = normalise_language(article.language) or detect_language(
         "\n".join([title, *paragraphs])
     )
@@ -71,18 +78,37 @@ def normalise_text(text: str) -> str:
 
 
 def split_glued_quote(paragraph: str) -> list[str]:
-    """Separate a closing quote from the words glued after it (see the module docstring)."""
+    """Separate a closing quote from the words glued after it (see the module docstring).
+
+    One pass over the paragraph: every glued closing quote gets a space after
+    it, except one followed only by a short attribution, which becomes its own
+    paragraph. A straight quote counts as closing when it closes an odd run
+    of straight quotes since the previous split.
+    """
+    pieces: list[str] = []
+    start = counted = quotes = 0
     for match in _GLUED_QUOTE.finditer(paragraph):
-        if match.group(1) == '"' and paragraph.count('"', 0, match.end()) % 2:
-            continue  # an opening quote: the glue is on its other side
-        quote, rest = paragraph[: match.end()], paragraph[match.end() :]
-        if len(rest.split()) <= _ATTRIBUTION_MAX_WORDS and not rest.rstrip().endswith(
-            (".", "!", "?")
-        ):
-            return [quote, rest]
-        first, *others = split_glued_quote(rest)
-        return [f"{quote} {first}", *others]
-    return [paragraph]
+        if match.group(1) == '"':
+            quotes += paragraph.count('"', counted, match.end())
+            counted = match.end()
+            if quotes % 2:
+                continue  # an opening quote: the glue is on its other side
+        pieces.append(paragraph[start : match.end()])
+        start = counted = match.end()
+        quotes = 0
+        if _is_attribution(paragraph, start):
+            return [" ".join(pieces), paragraph[start:]]
+    return [" ".join([*pieces, paragraph[start:]])]
+
+
+def _is_attribution(paragraph: str, start: int) -> bool:
+    """The rest of ``paragraph`` from ``start`` is a few words naming a speaker, not a sentence."""
+    if len(paragraph) - start > _ATTRIBUTION_MAX_CHARS:
+        return False
+    rest = paragraph[start:]
+    return len(rest.split()) <= _ATTRIBUTION_MAX_WORDS and not rest.rstrip().endswith(
+        (".", "!", "?")
+    )
 
 
 def _normalise(texts: list[str]) -> list[str]:
@@ -96,46 +122,71 @@ def _normalise(texts: list[str]) -> list[str]:
     return [" ".join(t.split()) for t in fixed]
 
 
-def _drop_debris(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
-    """Boilerplate, repeats and the repeated standfirst out; never every paragraph out.
-
-    A body that would be left empty is kept whole: an article that is only a
-    sign-up line is better stored as it is than stored with no text.
-    """
-    kept = drop_boilerplate(paragraphs, title)
-    kept = _drop_repeats(kept, title)
-    kept = _drop_standfirst(kept, subtitle)
-    return kept or paragraphs
+def drop_footers(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
+    """Boilerplate by shape (see ``boilerplate``): calls to action, labels, notices."""
+    return drop_boilerplate(paragraphs, title)
 
 
-def _drop_repeats(paragraphs: list[str], title: str) -> list[str]:
-    """Drop the title repeated (with or without its site suffix) and copied prose paragraphs.
+def drop_title_copies(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
+    """Drop the title repeated in the body, with or without its site suffix.
 
-    A copy is a prose paragraph printed again on its own (a pull quote, a
-    doubled standfirst). Short lines that repeat ("Winners meet in final
-    match") and runs of repeated lines (a meal plan's menu for each day) are
-    the article's structure and stay.
+    Other repeated paragraphs stay: a pull quote printed twice costs a little
+    precision, while a text that really says something twice (a chorus, a
+    repeated instruction, a table of identical rows) would lose content.
     """
     titles = {title.casefold(), _TITLE_SUFFIX.sub("", title).casefold()} - {""}
-    keys = [p.casefold() for p in paragraphs]
-    first_seen: dict[str, int] = {}
-    for index, key in enumerate(keys):
-        first_seen.setdefault(key, index)
-    repeated = [first_seen[key] != index for index, key in enumerate(keys)]
-    kept = []
-    for index, paragraph in enumerate(paragraphs):
-        if keys[index] in titles:
-            continue
-        in_run = any(repeated[i] for i in (index - 1, index + 1) if 0 <= i < len(keys))
-        if repeated[index] and not in_run and len(paragraph.split()) >= _PROSE_MIN_WORDS:
-            continue
-        kept.append(paragraph)
-    return kept
+    return [p for p in paragraphs if p.casefold() not in titles]
 
 
-def _drop_standfirst(paragraphs: list[str], subtitle: str) -> list[str]:
+def drop_headline(
+    paragraphs: list[str], title: str, subtitle: str, similarity: float = _HEADLINE_SIMILARITY
+) -> list[str]:
+    """Drop a reworded headline opening the body ("HS Roundup: …" over "High School Roundup: …").
+
+    A headline is a first paragraph no longer than twice the title with at least
+    ``similarity`` of its words (Jaccard) in common with the title.
+    """
+    if not paragraphs or not _is_headline(paragraphs[0], title, similarity):
+        return paragraphs
+    return paragraphs[1:]
+
+
+def drop_standfirst(paragraphs: list[str], title: str, subtitle: str) -> list[str]:
     """A body opening with the standfirst loses that copy; the rest of its paragraph stays."""
     if not subtitle or not paragraphs or not paragraphs[0].startswith(subtitle):
         return paragraphs
     rest = paragraphs[0][len(subtitle) :].strip()
     return [rest, *paragraphs[1:]] if rest else paragraphs[1:]
+
+
+DebrisRule = Callable[[list[str], str, str], list[str]]
+"""A step taking (paragraphs, title, standfirst) to the paragraphs it keeps."""
+DEBRIS_RULES: tuple[DebrisRule, ...] = (
+    drop_footers,
+    drop_title_copies,
+    drop_headline,
+    drop_standfirst,
+)
+"""The debris rules in the order ``clean`` applies them (``bench/extraction.py`` measures each)."""
+
+
+def _drop_debris(
+    paragraphs: list[str], title: str, subtitle: str, rules: Iterable[DebrisRule]
+) -> list[str]:
+    """Every rule in turn; never every paragraph out.
+
+    A body that would be left empty is kept whole: an article that is only a
+    sign-up line is better stored as it is than stored with no text.
+    """
+    kept = paragraphs
+    for rule in rules:
+        kept = rule(kept, title, subtitle)
+    return kept or paragraphs
+
+
+def _is_headline(paragraph: str, title: str, similarity: float) -> bool:
+    title_words = set(_WORD.findall(title.casefold()))
+    if not title_words or len(paragraph.split()) > 2 * len(title.split()):
+        return False
+    words = set(_WORD.findall(paragraph.casefold()))
+    return len(words & title_words) / len(words | title_words) >= similarity

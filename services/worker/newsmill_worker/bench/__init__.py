@@ -1,1 +1,0 @@
-"""Benchmarks run by hand (not part of the test suite)."""
