@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -40,3 +41,19 @@ def test_zero_means_no_limit_and_other_threads_are_left_alone() -> None:
     thread.start()
     thread.join()
     assert errors == []
+
+
+def test_a_timeout_lost_in_a_finaliser_is_raised_again() -> None:
+    # Given a block that swallows the first timeout, as a weakref callback or __del__ does
+    started = time.monotonic()
+    with pytest.raises(DocumentTimeout), deadline(0.1):
+        with contextlib.suppress(DocumentTimeout):
+            time.sleep(5)
+        # Then the alarm comes again while the block still runs
+        time.sleep(5)
+    assert time.monotonic() - started < 2
+
+
+def test_a_block_that_ends_after_losing_its_timeout_raises_on_the_way_out() -> None:
+    with pytest.raises(DocumentTimeout), deadline(0.1), contextlib.suppress(DocumentTimeout):
+        time.sleep(5)

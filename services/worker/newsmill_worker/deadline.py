@@ -32,20 +32,35 @@ class FetchTimeout(DocumentTimeout):
     """The time limit ran out while fetching a page over the network: a retry may be faster."""
 
 
+REPEAT_S = 0.25
+"""After the deadline, the alarm repeats this often until the block has ended."""
+
+
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Raise DocumentTimeout in the block after ``seconds`` (main thread only; 0 = no limit)."""
+    """Raise DocumentTimeout in the block after ``seconds`` (main thread only; 0 = no limit).
+
+    An exception raised by a signal handler is lost when the handler happens to
+    run inside a finaliser or weakref callback ("Exception ignored in ..."), so
+    the alarm repeats until the block ends, and a block that still completes
+    after its deadline raises on the way out: the limit always holds.
+    """
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
+    expired = False
 
     def expire(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal expired
+        expired = True
         raise DocumentTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if expired:
+        raise DocumentTimeout(seconds)
