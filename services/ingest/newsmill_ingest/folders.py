@@ -142,6 +142,15 @@ def move_new(source: Path, target: Path, tag: str) -> Path:
     return path
 
 
+def left_reservation(path: Path) -> bool:
+    """True when ``path`` is an empty regular file of one link: a reservation a crash left."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0 and info.st_nlink == 1
+
+
 def free_name(target: Path, tag: str, taken: frozenset[Path] | set[Path] = frozenset()) -> Path:
     """The first name like ``target`` that nothing has now (nor ``taken``): a plan only.
 

@@ -244,6 +244,11 @@ class Intake:
         if recorded.state == JobState.FAILED:
             self._release_failed(claim, recorded)
             return
+        if folders.left_reservation(recorded.destination):
+            # A crash between reserving the planned name and the rename left our
+            # own empty reservation there (nothing else writes the archive): finish it.
+            os.replace(claim.path, recorded.destination)
+            return
         placed = folders.move_new(claim.path, recorded.destination, claim.token[:8])
         if placed != recorded.destination:  # something took the planned name meanwhile
             with self.db.session() as session:
